@@ -62,9 +62,36 @@ export interface DnsAnswer<T extends RRType = RRType> {
   readonly authoritative: boolean;
   /** CNAME owners followed to reach the records, in order (empty when none). */
   readonly cnameChain: readonly string[];
+  /**
+   * The name the records belong to: the last CNAME target (or `name` when there is no
+   * chain). Lets a caller see where a chain leads when the target is served elsewhere
+   * (e.g. an authoritative server answering only the CNAME). Optional so hand-made
+   * answers in fakes need not set it; `queryServer` and the resolver always do.
+   */
+  readonly canonicalName?: string;
 }
 
-export type DnsErrorCode = 'SERVFAIL' | 'REFUSED' | 'FORMERR' | 'NOTIMP' | 'TIMEOUT' | 'NETWORK' | 'MALFORMED' | 'NOTAUTH' | 'OTHER';
+export type DnsErrorCode =
+  | 'SERVFAIL'
+  | 'REFUSED'
+  | 'FORMERR'
+  | 'NOTIMP'
+  | 'TIMEOUT'
+  | 'NETWORK'
+  | 'MALFORMED'
+  | 'NOTAUTH'
+  | 'OTHER'
+  // Added for the caller's AbortSignal (the caller gave up; not a server fault).
+  | 'ABORTED'
+  // RFC 2136 §2.2 prerequisite failures of a dynamic UPDATE.
+  | 'YXDOMAIN'
+  | 'YXRRSET'
+  | 'NXRRSET'
+  | 'NOTZONE'
+  // RFC 8945 §5.2 TSIG errors (from the server's TSIG error field, or our check of its reply).
+  | 'BADSIG'
+  | 'BADKEY'
+  | 'BADTIME';
 
 export class DnsError extends MailanchorError<DnsErrorCode> {}
 

@@ -1,0 +1,51 @@
+/**
+ * One query to one server: UDP first, TCP when the reply is truncated (TC, RFC 7766 §5)
+ * or when asked for TCP only. No cache, no retries, no server rotation — the resolver
+ * (`resolver.ts`) and the authoritative checks (`authoritative.ts`) build on this.
+ */
+import { randomInt } from 'node:crypto';
+import { buildQuery, interpretReply, type QuerySpec } from './message.ts';
+import { formatServer, networkTransport, type DnsTransport } from './transport.ts';
+import type { DnsAnswer, DnsServer, RRType } from './types.ts';
+
+export interface QueryServerOptions {
+  /** RD bit; set `false` to query an authoritative server directly. Default true. */
+  readonly recursionDesired?: boolean;
+  /** DO bit via EDNS0 (RFC 3225), so a validating resolver reports AD. Default false. */
+  readonly dnssec?: boolean;
+  /** Per exchange (the TCP retry after TC gets its own). Default 5000 ms. */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal | undefined;
+  /** Skip UDP and ask over TCP straight away. Default false. */
+  readonly tcpOnly?: boolean;
+  /** Replies larger than this are refused as MALFORMED. Default 65535. */
+  readonly maxResponseBytes?: number;
+  /** The wire; tests pass a fake. Default: real UDP/TCP sockets. */
+  readonly transport?: DnsTransport;
+  /** Query id source; tests pin it. Default: crypto-random 16 bits (RFC 5452 §4.3). */
+  readonly randomId?: () => number;
+}
+
+export const DEFAULT_TIMEOUT_MS = 5000;
+
+export async function queryServer<T extends RRType>(server: DnsServer, name: string, type: T, options: QueryServerOptions = {}): Promise<DnsAnswer<T>> {
+  const transport = options.transport ?? networkTransport;
+  const spec: QuerySpec & { type: T } = {
+    id: (options.randomId ?? (() => randomInt(0, 65536)))(),
+    name,
+    type,
+    recursionDesired: options.recursionDesired ?? true,
+    dnssec: options.dnssec ?? false,
+  };
+  const request = buildQuery(spec);
+  const exchange = {
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    signal: options.signal,
+    ...(options.maxResponseBytes === undefined ? {} : { maxResponseBytes: options.maxResponseBytes }),
+  };
+  let reply = await transport(server, request, { ...exchange, tcp: options.tcpOnly ?? false });
+  if (!options.tcpOnly && (reply.readUInt16BE(2) & (1 << 9)) !== 0) {
+    reply = await transport(server, request, { ...exchange, tcp: true });
+  }
+  return interpretReply(spec, reply, formatServer(server));
+}
