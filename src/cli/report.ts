@@ -1,0 +1,172 @@
+/**
+ * `mailanchor report send [--dry-run]` — generate due DMARC aggregate reports and hand them
+ *     to the MTA (what went where, what was skipped and why);
+ * `mailanchor report show` — reports, deliveries, suppressions, bounces and evaluations stored;
+ * `mailanchor report suppress|unsuppress ADDRESS|DOMAIN` — the suppression list;
+ * `mailanchor report read FILE|DIR|MAILDIR… [--html OUT.html]` — summarise received reports.
+ */
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.ts';
+import type { Config } from '../config/sections.ts';
+import { parseDnsServer, resolverOptions } from '../dns/config.ts';
+import { createResolver } from '../dns/resolver.ts';
+import { describeError } from '../errors.ts';
+import { openDatabase } from '../store/database.ts';
+import { migrateEvaluations } from '../store/dmarc-evaluations.ts';
+import { addSuppression, listBounces, listDeliveries, listReports, listSuppressions, migrateLedger, removeSuppression } from '../reports/ledger.ts';
+import { readReports } from '../reports/read/read-reports.ts';
+import { renderHtml } from '../reports/read/render-html.ts';
+import { renderText } from '../reports/read/render-text.ts';
+import { runSendJob, type SendEvent } from '../reports/send-job.ts';
+import { smtpTransport } from '../reports/smtp-client.ts';
+import { sendmailTransport, type MailTransport } from '../reports/transport.ts';
+import type { CliCommand, CliIo } from './io.ts';
+
+const USAGE = `usage: mailanchor report <subcommand> [--config FILE]
+  send [--dry-run] [--dns HOST[:PORT]]    generate due reports and send them (dry run: show what would go where)
+  show                                    reports, deliveries, suppressions and bounces in the store
+  suppress ADDRESS|DOMAIN                 never send reports there
+  unsuppress ADDRESS|DOMAIN               remove from the suppression list (and forget its bounces)
+  read FILE|DIR|MAILDIR… [--html OUT]     summarise received DMARC (XML, .gz, .zip, mail) and TLS-RPT reports
+`;
+
+export function transportFor(config: Config): MailTransport {
+  const r = config.reports;
+  return r.transport === 'smtp'
+    ? smtpTransport({ host: r.smtp.host.host, port: r.smtp.host.port, helo: r.smtp.helo, timeoutMs: r.smtp.timeout })
+    : sendmailTransport(r.sendmail.path, r.sendmail.args);
+}
+
+const iso = (s: number) => new Date(s * 1000).toISOString().replace('.000Z', 'Z');
+
+export function formatEvent(e: SendEvent): string {
+  switch (e.kind) {
+    case 'bad-row':
+      return `evaluation #${e.id} skipped (kept in the store): ${e.reason}`;
+    case 'generated':
+      return `report ${e.reportId} for ${e.policyDomain} ${iso(e.begin)}..${iso(e.end)}: ${e.messages} message(s), ${e.records} record(s) → ${e.destinations.join(', ') || '(no rua)'}`;
+    case 'sent':
+      return `sent ${e.reportId} to ${e.address}: ${e.detail}`;
+    case 'would-send':
+      return `would send ${e.reportId} to ${e.address}: ${e.detail}`;
+    case 'skipped':
+      return `not sending ${e.reportId} to ${e.address}: ${e.reason}`;
+    case 'deferred':
+      return `deferred ${e.reportId} to ${e.address} (retried next run): ${e.reason}`;
+    case 'suppressed-now':
+      return `suppressed ${e.address} from now on: ${e.reason}`;
+    case 'pruned':
+      return `pruned ${e.evaluations} evaluation(s) and ${e.reports} report(s)`;
+  }
+}
+
+async function send(args: readonly string[], io: CliIo, config: Config): Promise<number> {
+  const { values } = parseArgs({ args: [...args], options: { 'dry-run': { type: 'boolean', default: false }, dns: { type: 'string' } }, allowPositionals: false });
+  const db = openDatabase(config.store.path, { readOnly: false });
+  try {
+    const dns = createResolver(resolverOptions(config.dns, values.dns ? { servers: [parseDnsServer(values.dns)] } : {}));
+    const dryRun = values['dry-run'] === true;
+    const events = await runSendJob({ db, config: config.reports, dns, transport: transportFor(config), now: Date.now, dryRun });
+    if (!config.reports.enabled) io.stdout.write('reports.enabled is false: nothing to do\n');
+    if (events.length === 0) io.stdout.write('nothing to report\n');
+    for (const e of events) io.stdout.write(`${dryRun ? '[dry run] ' : ''}${formatEvent(e)}\n`);
+    return events.some((e) => e.kind === 'deferred') ? 75 : 0; // EX_TEMPFAIL: the timer retries
+  } finally {
+    db.close();
+  }
+}
+
+async function show(io: CliIo, config: Config): Promise<number> {
+  const db = openDatabase(config.store.path, { readOnly: false });
+  try {
+    migrateEvaluations(db);
+    migrateLedger(db);
+    const ev = db.prepare('SELECT COUNT(*) AS n, MIN(received_at) AS a, MAX(received_at) AS b FROM dmarc_evaluations').get() as { n: number; a: number | null; b: number | null };
+    io.stdout.write(`evaluations: ${ev.n}${ev.a !== null && ev.b !== null ? ` (${new Date(ev.a).toISOString()} .. ${new Date(ev.b).toISOString()})` : ''}\n`);
+    const deliveries = listDeliveries(db);
+    const reports = listReports(db);
+    io.stdout.write(`reports: ${reports.length}\n`);
+    for (const r of reports) {
+      io.stdout.write(`  ${r.reportId}  ${r.policyDomain}  ${iso(r.beginAt)}..${iso(r.endAt)}  ${r.messageCount} msg  ${r.fileName}\n`);
+      for (const d of deliveries.filter((x) => x.reportId === r.reportId)) {
+        io.stdout.write(`    ${d.state.padEnd(7)} ${d.address}  attempts ${d.attempts}${d.sentAt ? `  sent ${new Date(d.sentAt).toISOString()}` : ''}${d.reason ? `  ${d.reason}` : ''}\n`);
+      }
+    }
+    const sup = [...config.reports.suppress.map((e) => ({ entry: e, reason: 'config reports.suppress' })), ...listSuppressions(db)];
+    io.stdout.write(`suppressed: ${sup.length}\n`);
+    for (const s of sup) io.stdout.write(`  ${s.entry}  ${s.reason}\n`);
+    const bounces = listBounces(db);
+    if (bounces.length) io.stdout.write(`bounces:\n${bounces.map((b) => `  ${b.address}  ${b.count}  ${b.lastReason}\n`).join('')}`);
+    return 0;
+  } finally {
+    db.close();
+  }
+}
+
+async function suppress(args: readonly string[], io: CliIo, config: Config, add: boolean): Promise<number> {
+  const { positionals } = parseArgs({ args: [...args], options: {}, allowPositionals: true });
+  if (positionals.length !== 1 || !positionals[0]) {
+    io.stderr.write(USAGE);
+    return 64;
+  }
+  const db = openDatabase(config.store.path, { readOnly: false });
+  try {
+    migrateLedger(db);
+    if (add) addSuppression(db, positionals[0], 'added by hand', Date.now());
+    else if (!removeSuppression(db, positionals[0])) io.stdout.write(`${positionals[0]} was not suppressed\n`);
+    return 0;
+  } finally {
+    db.close();
+  }
+}
+
+async function read(args: readonly string[], io: CliIo, config: Config): Promise<number> {
+  const { values, positionals } = parseArgs({ args: [...args], options: { html: { type: 'string' } }, allowPositionals: true });
+  if (positionals.length === 0) {
+    io.stderr.write(USAGE);
+    return 64;
+  }
+  const result = await readReports(positionals.map((p) => resolve(io.cwd, p)), config.reports.read, config.reports.domains);
+  io.stdout.write(renderText(result.summary, result.skipped));
+  if (values.html) {
+    const out = resolve(io.cwd, values.html);
+    await writeFile(out, renderHtml(result.summary, result.skipped, Date.now()));
+    io.stdout.write(`HTML summary written to ${out}\n`);
+  }
+  // 0 when something was read; 65 (EX_DATAERR) when every input was unusable.
+  return result.summary.reports > 0 || result.skipped.length === 0 ? 0 : 65;
+}
+
+export const run: CliCommand = async (argv, io) => {
+  const configIdx = argv.indexOf('--config');
+  const configFile = configIdx >= 0 ? argv[configIdx + 1] : argv.find((a) => a.startsWith('--config='))?.slice(9);
+  const rest = argv.filter((a, i) => !(a === '--config' || (configIdx >= 0 && i === configIdx + 1) || a.startsWith('--config=')));
+  const [sub, ...args] = rest;
+  if (!sub || sub === '--help' || sub === 'help') {
+    io.stdout.write(USAGE);
+    return sub ? 0 : 64;
+  }
+  try {
+    const { config } = await loadConfig(configFile);
+    switch (sub) {
+      case 'send':
+        return await send(args, io, config);
+      case 'show':
+        return await show(io, config);
+      case 'suppress':
+      case 'unsuppress':
+        return await suppress(args, io, config, sub === 'suppress');
+      case 'read':
+        return await read(args, io, config);
+      default:
+        io.stderr.write(`mailanchor report: unknown subcommand "${sub}"\n${USAGE}`);
+        return 64;
+    }
+  } catch (err) {
+    const d = describeError(err);
+    io.stderr.write(`mailanchor report ${sub}: ${d.message}\n`);
+    return d.code === 'INVALID' || d.code === 'SYNTAX' ? 78 : 1;
+  }
+};

@@ -1,0 +1,10 @@
+import { MailanchorError } from '../errors.ts';
+
+export type ReportErrorCode =
+  | 'DELIVERY_TEMPORARY' // the MTA did not take the message now; retried next run
+  | 'DELIVERY_PERMANENT' // the MTA refused the recipient or message (counts as a bounce)
+  | 'UNREADABLE' // `report read`: input cannot be read or decoded
+  | 'TOO_LARGE' // a bound was hit (file, decompressed size, zip entries)
+  | 'NOT_A_REPORT'
+  | 'NOT_OURS';
+export class ReportError extends MailanchorError<ReportErrorCode> {}
