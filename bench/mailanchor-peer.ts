@@ -1,0 +1,96 @@
+/**
+ * mailanchor as a benchmark peer: `mailanchor milter --config FILE` on the pinned Node, with
+ * the config from bench/peers/mailanchor/mailanchor.yml (DNS pointed at the bench Knot server,
+ * a fresh store in the run directory), the bench signing keys imported into its keystore
+ * (`mailanchor keys import`), listening on a free loopback port.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { freePort } from '../test/support/ports.ts';
+import { AUTHSERV_ID, OUR_DOMAIN, RSA_SELECTOR, type Corpus } from './corpus.ts';
+import type { PeerEnv, RunningPeer } from './peers.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const NODE = join(ROOT, 'node_modules', '.bin', 'node');
+const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
+
+/** Product pieces the benchmark needs; each must exist before mailanchor can be measured. */
+const NEEDED = ['src/cli/milter.ts', 'src/cli/keys.ts', 'src/app/mail-filter.ts'];
+
+/** Why mailanchor cannot be benchmarked yet (missing pieces), or undefined. */
+export function mailanchorMissing(): string | undefined {
+  const missing = NEEDED.filter((f) => !existsSync(join(ROOT, f)));
+  return missing.length ? `not yet in the tree: ${missing.join(', ')}` : undefined;
+}
+
+function fill(template: string, vars: Record<string, string>): string {
+  return template.replace(/@([A-Z_]+)@/g, (all, k: string) => vars[k] ?? all);
+}
+
+async function waitForPort(port: number, child: ChildProcess, output: () => string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (child.exitCode !== null) throw new Error(`mailanchor exited with ${child.exitCode}: ${output().slice(-2000)}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await delay(50);
+  }
+  throw new Error(`mailanchor did not listen on ${port}: ${output().slice(-2000)}`);
+}
+
+export async function startMailanchor(env: PeerEnv, corpus: Corpus, extraNodeArgs: readonly string[] = []): Promise<RunningPeer> {
+  mkdirSync(env.runDir, { recursive: true });
+  const port = await freePort();
+  const config = join(env.runDir, 'mailanchor.yml');
+  writeFileSync(
+    config,
+    fill(readFileSync(join(import.meta.dirname, 'peers', 'mailanchor', 'mailanchor.yml'), 'utf8'), {
+      PORT: String(port),
+      DNS_ADDRESS: env.dnsAddress,
+      RUNDIR: env.runDir,
+      OUR_DOMAIN,
+      AUTHSERV_ID,
+    }),
+  );
+  const childEnv = { ...process.env, MAILANCHOR_STATE_DIR: env.runDir };
+  // The same RSA-2048 key the other peers sign with, imported into our keystore.
+  const keyFile = join(corpus.keysDir, `${OUR_DOMAIN}.${RSA_SELECTOR}.key`);
+  execFileSync(NODE, [MAIN, 'keys', 'import', '--config', config, '--domain', OUR_DOMAIN, '--selector', RSA_SELECTOR, '--key', keyFile, '--activate'], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, [...extraNodeArgs, MAIN, 'milter', '--config', config], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], cwd: env.runDir });
+  const out: string[] = [];
+  const keep = (d: Buffer): void => {
+    out.push(d.toString());
+    if (out.length > 200) out.shift();
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  child.on('exit', () => writeFileSync(join(env.runDir, 'mailanchor.log'), out.join('')));
+  try {
+    await waitForPort(port, child, () => out.join(''));
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
+  }
+  return {
+    name: 'mailanchor',
+    chain: [{ host: '127.0.0.1', port }],
+    processes: [child],
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const done = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await done;
+      clearTimeout(t);
+    },
+  };
+}
