@@ -9,6 +9,7 @@ PKGS=(
   knot knot-dnsutils unbound ldnsutils
   miltertest python3-dkim opendkim opendkim-tools opendmarc rspamd
   hash-slinger libxml2-utils chromium openssl systemd
+  dmarc-cat
 )
 missing=()
 for p in "${PKGS[@]}"; do
@@ -24,4 +25,14 @@ if ((${#missing[@]})); then
   echo "postfix postfix/mailname string mailanchor.test" | debconf-set-selections
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# RFC 7489 Appendix C's schema as Debian ships it in libmail-dmarc-perl, extracted without
+# installing that package and its Perl dependencies: tests stay off the network.
+XSD_7489=/usr/local/share/mailanchor-test/rua-7489.xsd
+if [ ! -s "$XSD_7489" ]; then
+  work=$(mktemp -d)
+  (cd "$work" && apt-get download -q libmail-dmarc-perl && dpkg-deb -x ./*.deb root)
+  install -D -m 0644 "$work/root/usr/share/perl5/auto/share/dist/Mail-DMARC/rua-schema.xsd" "$XSD_7489"
+  rm -rf "$work"
 fi

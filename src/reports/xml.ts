@@ -1,8 +1,10 @@
 /**
  * Renders an aggregate report as RFC 9990 XML (namespace urn:ietf:params:xml:ns:dmarc-2.0,
  * schema in RFC 9990 Appendix A). Choices that keep RFC 7489-era parsers working:
- * element order follows RFC 7489 Appendix C's sequences, <sp> is always present, and the
- * disposition is never the 9990-only value "pass" (we write "none": no action taken).
+ * element order follows RFC 7489 Appendix C's sequences, <sp> and <envelope_from> are always
+ * present, and the disposition is never the 9990-only value "pass" (we write "none": no action
+ * taken). What still differs from 7489 is listed in docs/reports.md and checked by
+ * test/reports/legacy-parsers.test.ts.
  */
 import type { AggregateReport } from './aggregate.ts';
 
@@ -112,7 +114,9 @@ export function renderReportXml(report: AggregateReport, meta: ReportMeta): stri
     x += '    <identifiers>\n';
     if (r.envelopeTo) x += el('envelope_to', r.envelopeTo, '      ');
     x += el('header_from', r.headerFrom, '      ');
-    if (r.envelopeFrom) x += el('envelope_from', r.envelopeFrom, '      ');
+    // Always present, empty for a null reverse-path: RFC 9990 ("identifiers": "MAY be existing but
+    // empty") allows it and RFC 7489 Appendix C requires the element (minOccurs="1").
+    x += el('envelope_from', r.envelopeFrom, '      ');
     x += '    </identifiers>\n';
     x += '    <auth_results>\n';
     for (const d of dkimForReport(r.dkim, r.headerFrom)) {
