@@ -1,0 +1,97 @@
+/**
+ * Frame codec: pure, no sockets or timers. The decoder takes chunks as they arrive and
+ * yields complete frames; a length over the bound is refused from the 4-byte prefix alone,
+ * before anything is allocated for it.
+ */
+import { DEFAULT_MAX_FRAME } from './constants.ts';
+import { MilterProtocolError } from './errors.ts';
+
+export interface Frame {
+  readonly command: number;
+  readonly payload: Buffer;
+}
+
+export class FrameDecoder {
+  readonly #maxFrame: number;
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+
+  constructor(maxFrame: number = DEFAULT_MAX_FRAME) {
+    this.#maxFrame = maxFrame;
+  }
+
+  /** Bytes received but not yet part of a complete frame. */
+  get pending(): number {
+    return this.#buffered;
+  }
+
+  /** Adds a chunk; returns every frame it completes. Throws MilterProtocolError on a bad length. */
+  push(chunk: Buffer): Frame[] {
+    if (chunk.length) {
+      this.#chunks.push(chunk);
+      this.#buffered += chunk.length;
+    }
+    const frames: Frame[] = [];
+    for (;;) {
+      if (this.#buffered < 4) break;
+      const length = this.#peekLength();
+      if (length === 0) throw new MilterProtocolError('frame-empty', 'milter frame of length 0', {});
+      if (length > this.#maxFrame) {
+        throw new MilterProtocolError('frame-too-large', `milter frame of ${length} bytes exceeds the limit of ${this.#maxFrame}`, { length, limit: this.#maxFrame });
+      }
+      if (this.#buffered < 4 + length) break;
+      const bytes = this.#take(4 + length);
+      frames.push({ command: bytes[4]!, payload: bytes.subarray(5) });
+    }
+    return frames;
+  }
+
+  /** The stream ended; anything buffered is a truncated frame. */
+  end(): void {
+    if (this.#buffered > 0) {
+      throw new MilterProtocolError('frame-truncated', `connection closed inside a frame (${this.#buffered} bytes pending)`, { pending: this.#buffered });
+    }
+  }
+
+  #peekLength(): number {
+    const head = this.#chunks[0]!;
+    if (head.length >= 4) return head.readUInt32BE(0);
+    const first = Buffer.concat(this.#chunks, Math.min(this.#buffered, 8));
+    return first.readUInt32BE(0);
+  }
+
+  #take(n: number): Buffer {
+    const head = this.#chunks[0]!;
+    let out: Buffer;
+    if (head.length >= n) {
+      out = head.subarray(0, n);
+      if (head.length === n) this.#chunks.shift();
+      else this.#chunks[0] = head.subarray(n);
+    } else {
+      const all = Buffer.concat(this.#chunks, this.#buffered);
+      out = all.subarray(0, n);
+      this.#chunks = all.length > n ? [all.subarray(n)] : [];
+    }
+    this.#buffered -= n;
+    return out;
+  }
+}
+
+export function encodeFrame(command: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const out = Buffer.allocUnsafe(5 + payload.length);
+  out.writeUInt32BE(payload.length + 1, 0);
+  out[4] = command;
+  payload.copy(out, 5);
+  return out;
+}
+
+/** `s\0` for each string, concatenated. */
+export function cstrings(...values: readonly string[]): Buffer {
+  return Buffer.concat(values.map((v) => Buffer.from(`${v}\0`, 'utf8')));
+}
+
+export function uint32(n: number): Buffer {
+  const b = Buffer.allocUnsafe(4);
+  b.writeUInt32BE(n >>> 0, 0);
+  return b;
+}
