@@ -66,7 +66,7 @@ export function negotiate(offer: { version: number; actions: number; protocol: n
   const wantActions = actionsMask(req.actions);
   const missing = wantActions & ~offer.actions;
   if (missing) {
-    throw new MilterProtocolError('negotiation-failed', `MTA does not offer actions ${flagNames(missing, SMFIF).join(',')}`, { offered: flagNames(offer.actions, SMFIF) });
+    throw new MilterProtocolError('negotiation-failed', `MTA does not offer actions ${flagNames(missing, SMFIF).join(',')}`, { offered: flagNames(offer.actions, SMFIF), version: offer.version, actions: offer.actions, protocol: offer.protocol });
   }
   const stages = new Set<Stage>(req.stages);
   const noReplyWanted = new Set<Stage>(req.noReplyStages);

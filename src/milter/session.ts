@@ -241,7 +241,7 @@ export class MilterSession {
   #protocolError(err: unknown): void {
     const e = describeError(err);
     this.#metrics?.protocolErrors.inc({ kind: err instanceof MilterProtocolError ? err.code : 'internal' });
-    this.#log.warn('milter protocol error; closing this session', { error: e.message, code: e.code });
+    this.#log.warn('milter protocol error; closing this session', { error: e.message, code: e.code, ...(err instanceof MilterProtocolError ? { context: err.context } : {}) });
     this.#finish('protocol-error');
   }
 

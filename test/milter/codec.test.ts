@@ -1,0 +1,81 @@
+import test from 'ava';
+import { FrameDecoder, encodeFrame, cstrings, uint32 } from '../../src/milter/codec.ts';
+import { parseCommand } from '../../src/milter/commands.ts';
+import { SMFIC } from '../../src/milter/constants.ts';
+import { MilterProtocolError } from '../../src/milter/errors.ts';
+
+/** A realistic conversation: negotiate, macros, connect (v4, v6, unix), helo, mail, header, body, eom. */
+const conversation = Buffer.concat([
+  encodeFrame(SMFIC.OPTNEG, Buffer.concat([uint32(6), uint32(0x1ff), uint32(0x1fffff)])),
+  encodeFrame(SMFIC.MACRO, Buffer.concat([Buffer.from('C'), cstrings('j', 'mx.test', '{daemon_name}', 'smtpd')])),
+  encodeFrame(SMFIC.CONNECT, Buffer.concat([Buffer.from('client.test\x004'), Buffer.from([0x30, 0x39]), Buffer.from('192.0.2.1\0')])),
+  encodeFrame(SMFIC.CONNECT, Buffer.concat([Buffer.from('v6.test\x006'), Buffer.from([0, 25]), Buffer.from('IPv6:2001:db8::1\0')])),
+  encodeFrame(SMFIC.CONNECT, Buffer.concat([Buffer.from('localhost\0L'), Buffer.from([0, 0]), Buffer.from('/run/x.sock\0')])),
+  encodeFrame(SMFIC.HELO, cstrings('client.test')),
+  encodeFrame(SMFIC.MAIL, cstrings('<a@b.test>', 'SIZE=100', 'BODY=8BITMIME')),
+  encodeFrame(SMFIC.HEADER, Buffer.from('Subject\0 caf\xe9\n\tfolded\0', 'latin1')),
+  encodeFrame(SMFIC.BODY, Buffer.alloc(70_000, 0x61)),
+  encodeFrame(SMFIC.BODYEOB),
+]);
+
+test('decoding the same conversation split at every byte offset gives the same frames', (t) => {
+  const whole = new FrameDecoder().push(conversation);
+  t.is(whole.length, 10);
+  // Every two-way split, plus byte-at-a-time for the small frames.
+  for (let i = 0; i <= conversation.length; i += i < 400 || i > conversation.length - 400 ? 1 : 997) {
+    const d = new FrameDecoder();
+    const frames = [...d.push(conversation.subarray(0, i)), ...d.push(conversation.subarray(i))];
+    t.deepEqual(frames.map((f) => [f.command, f.payload.length]), whole.map((f) => [f.command, f.payload.length]), `split at ${i}`);
+    t.is(d.pending, 0);
+  }
+  const d = new FrameDecoder();
+  const small = conversation.subarray(0, 300);
+  const frames = [];
+  for (let i = 0; i < small.length; i++) frames.push(...d.push(small.subarray(i, i + 1)));
+  t.deepEqual(frames.map((f) => f.command), whole.slice(0, frames.length).map((f) => f.command));
+});
+
+test('typed parse of every command shape', (t) => {
+  const cmds = new FrameDecoder().push(conversation).map(parseCommand);
+  t.deepEqual(cmds[0], { kind: 'optneg', version: 6, actions: 0x1ff, protocol: 0x1fffff });
+  t.deepEqual(cmds[1], { kind: 'macro', stage: SMFIC.CONNECT, macros: [['j', 'mx.test'], ['{daemon_name}', 'smtpd']] });
+  t.deepEqual(cmds[2], { kind: 'connect', hostname: 'client.test', client: { family: 'inet', address: '192.0.2.1', port: 12345 } });
+  t.deepEqual(cmds[3], { kind: 'connect', hostname: 'v6.test', client: { family: 'inet6', address: '2001:db8::1', port: 25 } });
+  t.deepEqual(cmds[4], { kind: 'connect', hostname: 'localhost', client: { family: 'unix', path: '/run/x.sock' } });
+  t.deepEqual(cmds[6], { kind: 'mail', args: ['<a@b.test>', 'SIZE=100', 'BODY=8BITMIME'] });
+  t.deepEqual(cmds[7], { kind: 'header', name: 'Subject', value: ' caf\xe9\n\tfolded' }, 'byte-exact, latin1');
+  t.is(cmds[8]?.kind, 'body');
+});
+
+test('bad lengths are refused before allocation; truncation is reported at end', (t) => {
+  const zero = Buffer.from([0, 0, 0, 0]);
+  t.is(t.throws(() => new FrameDecoder().push(zero), { instanceOf: MilterProtocolError })?.code, 'frame-empty');
+  // 4 GiB - 1 announced: refused from the prefix alone.
+  t.is(t.throws(() => new FrameDecoder(1024).push(Buffer.from([0xff, 0xff, 0xff, 0xff]))) instanceof Error, true);
+  t.is((t.throws(() => new FrameDecoder(1024).push(Buffer.from([0, 0, 4, 2, 0x42]))) as MilterProtocolError).code, 'frame-too-large');
+  const d = new FrameDecoder();
+  d.push(Buffer.from([0, 0, 0, 9, 0x48, 0x61]));
+  t.is((t.throws(() => d.end()) as MilterProtocolError).code, 'frame-truncated');
+});
+
+test('malformed payloads are typed errors naming the command', (t) => {
+  const bad = [
+    encodeFrame(0x7a), // unknown command 'z'
+    encodeFrame(SMFIC.OPTNEG, Buffer.alloc(5)),
+    encodeFrame(SMFIC.HELO, Buffer.from('no-nul')),
+    encodeFrame(SMFIC.HEADER, Buffer.from('only-name\0')),
+    encodeFrame(SMFIC.CONNECT, Buffer.from('host\0X\0\x19addr\0')),
+    encodeFrame(SMFIC.CONNECT, Buffer.from('host-without-nul')),
+    encodeFrame(SMFIC.MACRO, Buffer.from('Cname\0')),
+  ];
+  const codes = bad.map((b) => {
+    const [f] = new FrameDecoder().push(b);
+    try {
+      parseCommand(f!);
+      return 'parsed';
+    } catch (err) {
+      return (err as MilterProtocolError).code;
+    }
+  });
+  t.deepEqual(codes, ['unknown-command', 'malformed-payload', 'malformed-payload', 'malformed-payload', 'malformed-payload', 'malformed-payload', 'malformed-payload']);
+});
