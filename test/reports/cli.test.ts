@@ -8,7 +8,7 @@ import { run } from '../../src/cli/report.ts';
 import { openDatabase } from '../../src/store/database.ts';
 import { migrateEvaluations, recordEvaluation } from '../../src/store/dmarc-evaluations.ts';
 import { DAY, evaluation, spoofed } from './evaluations.ts';
-import { smtpSinkMissing, startSmtpSink, type SmtpSink } from './smtp-sink.ts';
+import { smtpSinkMissing, startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 
 const missing = smtpSinkMissing();
 const it = missing ? test.serial.skip : test.serial;

@@ -18,7 +18,7 @@ import { migrateEvaluations, recordEvaluation } from '../../src/store/dmarc-eval
 import { knotMissing, startKnot, type KnotServer } from '../support/knot.ts';
 import { freePort } from '../support/ports.ts';
 import { DAY, evaluation, policy, T0 } from './evaluations.ts';
-import { smtpSinkMissing, startSmtpSink, type SmtpSink } from './smtp-sink.ts';
+import { smtpSinkMissing, startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 
 const missing = knotMissing() ?? smtpSinkMissing();
 const it = missing ? test.serial.skip : test.serial;

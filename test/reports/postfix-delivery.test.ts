@@ -20,7 +20,7 @@ import { migrateEvaluations, recordEvaluation } from '../../src/store/dmarc-eval
 import { fakeLookup } from '../support/fake-dns.ts';
 import { DAY, evaluation, spoofed, T0 } from './evaluations.ts';
 import { postfixMissing, startPostfixRelay, type PostfixRelay } from './postfix-relay.ts';
-import { smtpSinkMissing, startSmtpSink, type SmtpSink } from './smtp-sink.ts';
+import { smtpSinkMissing, startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 
 const XSD = new URL('../fixtures/reports/rfc9990-dmarc-2.0.xsd', import.meta.url).pathname;
 const missing = postfixMissing() ?? smtpSinkMissing() ?? (existsSync('/usr/bin/xmllint') ? undefined : 'xmllint missing');

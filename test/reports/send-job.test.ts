@@ -22,7 +22,7 @@ import { migrateEvaluations, recordEvaluation } from '../../src/store/dmarc-eval
 import { fakeLookup } from '../support/fake-dns.ts';
 import { freePort } from '../support/ports.ts';
 import { DAY, evaluation, policy, spoofed, T0 } from './evaluations.ts';
-import { smtpSinkMissing, startSmtpSink, type SmtpSink } from './smtp-sink.ts';
+import { smtpSinkMissing, startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 
 const missing = smtpSinkMissing();
 const it = missing ? test.serial.skip : test.serial;

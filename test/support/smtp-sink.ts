@@ -9,7 +9,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../support/ports.ts';
+import { freePort } from './ports.ts';
 
 export const SMTP_SINK = '/usr/sbin/smtp-sink';
 

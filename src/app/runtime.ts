@@ -1,0 +1,163 @@
+/**
+ * The running milter process, built from one Config: logger, metrics, DNS resolver, store,
+ * keystore view, filter factory and listener. `reload()` (SIGHUP) re-reads and validates the
+ * config and swaps the factory for new connections — an invalid file changes nothing;
+ * `stop()` (SIGTERM) drains. Signals are wired by the CLI, so tests call these directly.
+ */
+import type { DatabaseSync } from 'node:sqlite';
+import type { Logger } from 'winston';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { loadConfig } from '../config/load.ts';
+import type { ListenSpec } from '../config/schema.ts';
+import type { Config } from '../config/sections.ts';
+import { createResolver, type Resolver } from '../dns/resolver.ts';
+import { resolverOptions } from '../dns/config.ts';
+import { registerDnsMetrics } from '../dns/metrics.ts';
+import type { DnsServer } from '../dns/types.ts';
+import { describeError } from '../errors.ts';
+import { KeystoreError } from '../keys/errors.ts';
+import { SqliteKeyStore } from '../keys/key-store.ts';
+import { openSigningKeySource, type OpenedSigningKeySource } from '../keys/signing-key-source.ts';
+import type { SigningKeySource } from '../keys/signing-keys.ts';
+import { createLogger } from '../log/logger.ts';
+import { startMetricsEndpoint, type MetricsEndpoint } from '../metrics/endpoint.ts';
+import { sessionSettings, socketOptions } from '../milter/config.ts';
+import type { FilterFactory } from '../milter/filter.ts';
+import { startMilterServer, type MilterServer } from '../milter/server.ts';
+import { createTestHeaderFilterFactory } from '../milter/test-header-filter.ts';
+import { migrateEvaluations } from '../store/dmarc-evaluations.ts';
+import { openDatabase } from '../store/database.ts';
+import type { MailFilterDeps } from './mail-filter.ts';
+
+export type FilterName = 'mail' | 'test-header';
+
+export interface RuntimeOptions {
+  /** Config file; undefined = the default path or built-in defaults. */
+  readonly configPath?: string;
+  /** `--listen`: replaces `milter.listen`. */
+  readonly listen?: readonly ListenSpec[];
+  /** `--dns`: replaces `dns.servers`. */
+  readonly dns?: readonly DnsServer[];
+  readonly filter?: FilterName;
+  /** Where log lines go (tests); default from `log.destination`. */
+  readonly logStream?: NodeJS.WritableStream;
+  readonly logger?: Logger;
+  readonly now?: () => number;
+}
+
+export interface Runtime {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly server: MilterServer;
+  readonly metrics: Registry;
+  readonly metricsEndpoint: MetricsEndpoint | undefined;
+  /** Re-read the config; true if the new one is in use. */
+  reload(): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+/** A key source for when the store cannot be opened: signing fails loudly, never silently. */
+function unavailableKeys(reason: unknown): SigningKeySource {
+  return {
+    activeKeys: () => [],
+    assertHealthy: () => {
+      throw new KeystoreError('store-unreadable', `keystore unavailable: ${describeError(reason).message}`, {}, { cause: reason });
+    },
+  };
+}
+
+async function buildFactory(name: FilterName, deps: MailFilterDeps): Promise<FilterFactory> {
+  if (name === 'test-header') return createTestHeaderFilterFactory();
+  const mod = (await import('./mail-filter.ts')) as { createMailFilterFactory?: (d: MailFilterDeps) => FilterFactory };
+  if (!mod.createMailFilterFactory) throw new Error('the mail filter is not available in this build (src/app/mail-filter.ts has no createMailFilterFactory)');
+  return mod.createMailFilterFactory(deps);
+}
+
+export async function startRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
+  let { config } = await loadConfig(o.configPath);
+  const logger = o.logger ?? createLogger(config.log, o.logStream);
+  const now = o.now ?? Date.now;
+  const filterName = o.filter ?? 'mail';
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'mailanchor_' });
+
+  const makeResolver = (c: Config): Resolver => createResolver(resolverOptions(c.dns, o.dns ? { servers: o.dns } : {}));
+  let resolver = makeResolver(config);
+  registerDnsMetrics(registry, { stats: () => resolver.stats() });
+
+  let db: DatabaseSync | undefined;
+  let keySource: OpenedSigningKeySource | undefined;
+  let keys: SigningKeySource;
+  try {
+    db = openDatabase(config.store.path);
+    migrateEvaluations(db);
+    new SqliteKeyStore(db); // creates the keys schema the read-only source needs
+    keySource = openSigningKeySource(config.store.path, { logger });
+    keys = keySource;
+  } catch (err) {
+    logger.error('store unavailable: DMARC evaluations are not recorded and outbound signing fails', { store: config.store.path, ...describeError(err) });
+    keys = unavailableKeys(err);
+  }
+
+  const deps = (c: Config): MailFilterDeps => ({ config: c, logger, metrics: registry, dns: resolver, db, keys, now });
+  const factory = await buildFactory(filterName, deps(config));
+  const listen = o.listen && o.listen.length ? o.listen : config.milter.listen;
+  const server = await startMilterServer({
+    listen,
+    factory,
+    logger,
+    metrics: registry,
+    config: sessionSettings(config.milter),
+    socket: socketOptions(config.milter),
+    maxSessions: config.milter.max_sessions,
+  });
+  const metricsEndpoint = config.metrics.listen ? await startMetricsEndpoint(registry, config.metrics.listen) : undefined;
+  logger.info('mailanchor milter started', {
+    listen: server.addresses,
+    filter: filterName,
+    dns: resolver.servers.map((s) => `${s.host}:${s.port}`),
+    store: config.store.path,
+    ...(metricsEndpoint ? { metrics: metricsEndpoint.address } : {}),
+  });
+
+  let stopped = false;
+  return {
+    get config() {
+      return config;
+    },
+    logger,
+    server,
+    metrics: registry,
+    metricsEndpoint,
+    async reload() {
+      let next: Config;
+      try {
+        next = (await loadConfig(o.configPath)).config;
+      } catch (err) {
+        logger.error('reload refused: config invalid, still running on the previous one', describeError(err));
+        return false;
+      }
+      try {
+        resolver = makeResolver(next);
+        server.setFactory(await buildFactory(filterName, deps(next)));
+        keySource?.refresh();
+      } catch (err) {
+        logger.error('reload failed, still running on the previous config', describeError(err));
+        return false;
+      }
+      config = next;
+      logger.info('config reloaded', { sessions: server.activeSessions, note: 'listen, store and metrics changes need a restart' });
+      return true;
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      logger.info('stopping: draining milter sessions', { sessions: server.activeSessions, drain_ms: config.milter.drain_timeout });
+      await server.close({ drainMs: config.milter.drain_timeout });
+      await metricsEndpoint?.close();
+      keySource?.close();
+      db?.close();
+      logger.info('stopped');
+    },
+  };
+}

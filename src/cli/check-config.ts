@@ -1,0 +1,62 @@
+/**
+ * `mailanchor check-config [--config FILE]`: like `postfix check` — silent and exit 0 when
+ * the file is valid; otherwise every problem with its key and line, exit 1. Also checks what
+ * is cheap to check outside the file: the store's directory and unix socket directories.
+ */
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, formatIssue, loadConfig } from '../config/load.ts';
+import type { Config } from '../config/sections.ts';
+import { describeError } from '../errors.ts';
+import type { CliCommand } from './io.ts';
+
+/** Problems visible only outside the file; pure apart from filesystem reads. */
+export function runtimeProblems(config: Config): string[] {
+  const problems: string[] = [];
+  const storeDir = dirname(config.store.path);
+  const nearest = existingAncestor(storeDir);
+  try {
+    accessSync(nearest, constants.W_OK);
+  } catch {
+    problems.push(`store.path: ${storeDir} cannot be created or written (nearest existing directory ${nearest} is not writable)`);
+  }
+  if (existsSync(config.store.path)) {
+    const mode = statSync(config.store.path).mode & 0o777;
+    if (mode & 0o077) problems.push(`store.path: ${config.store.path} has mode ${mode.toString(8)}; it holds private keys: chmod 600`);
+  }
+  config.milter.listen.forEach((l, i) => {
+    if (l.kind === 'unix' && !existsSync(dirname(l.path))) problems.push(`milter.listen[${i}]: directory ${dirname(l.path)} does not exist (systemd's RuntimeDirectory= creates /run/mailanchor)`);
+  });
+  return problems;
+}
+
+function existingAncestor(dir: string): string {
+  let d = dir;
+  while (!existsSync(d) && dirname(d) !== d) d = dirname(d);
+  return d;
+}
+
+export const run: CliCommand = async (argv, io) => {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: [...argv], options: { config: { type: 'string' }, verbose: { type: 'boolean', short: 'v' } }, strict: true }));
+  } catch (err) {
+    io.stderr.write(`mailanchor check-config: ${(err as Error).message}\nusage: mailanchor check-config [--config FILE] [-v]\n`);
+    return 64;
+  }
+  try {
+    const { config, source } = await loadConfig(values.config);
+    const problems = runtimeProblems(config);
+    for (const p of problems) io.stderr.write(`mailanchor: ${source}: ${p}\n`);
+    if (values.verbose && problems.length === 0) io.stdout.write(`${source}: ok\n`);
+    return problems.length ? 1 : 0;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const i of err.issues) io.stderr.write(`mailanchor: ${err.context['file'] as string}: ${formatIssue(i)}\n`);
+    } else {
+      io.stderr.write(`mailanchor: ${describeError(err).message}\n`);
+    }
+    return 1;
+  }
+};
