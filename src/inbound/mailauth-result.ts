@@ -1,0 +1,73 @@
+/**
+ * The parts of mailauth 7's `authenticate()` result we use, typed, and the corrections we
+ * apply to it (mailauth-7 notes): an ARC key lookup that failed for DNS reasons is a
+ * temperror, not a fail; a DKIM signature whose `l=` leaves body bytes unsigned does not
+ * authenticate the message for DMARC.
+ */
+export interface MailauthDkimRow {
+  readonly signingDomain?: string;
+  readonly selector?: string;
+  readonly info: string;
+  readonly status: { result: string; comment?: string; aligned?: string | false; underSized?: number };
+}
+export interface MailauthResult {
+  readonly dkim: { readonly results?: readonly MailauthDkimRow[]; readonly headerFrom?: readonly string[] };
+  readonly spf: false | { readonly domain?: string; readonly info: string; readonly status: { result: string } };
+  readonly dmarc: false | {
+    readonly status: { result: string; header?: { from?: string } };
+    readonly info: string;
+    readonly policy?: string;
+    readonly policyDomain?: string;
+    readonly domain?: string;
+    readonly alignment?: { spf?: { result?: string | false }; dkim?: { result?: string | false; underSized?: number } };
+    /** Hidden (non-enumerable) in mailauth: the DMARC record's tags. */
+    readonly record?: Readonly<Record<string, unknown>>;
+  };
+  readonly arc: false | { readonly status: { result: string }; readonly info?: string };
+  readonly dmarcSkipReason?: string;
+}
+
+/** `d`/`s` of ARC-Seal and ARC-Message-Signature headers: the key names an ARC check looks up. */
+export function arcKeyNames(arcHeaders: readonly string[]): string[] {
+  const names = new Set<string>();
+  for (const v of arcHeaders) {
+    const tags = new Map(v.split(';').map((t) => t.split('=').map((x) => x.replace(/\s+/g, '')) as [string, string]));
+    const d = tags.get('d');
+    const s = tags.get('s');
+    if (d && s) names.add(`${s}._domainkey.${d}`.toLowerCase());
+  }
+  return [...names];
+}
+
+export interface ArcOutcome {
+  readonly result: string;
+  readonly info?: string;
+}
+
+export function correctArc(arc: MailauthResult['arc'], keyNames: readonly string[], dnsTempFailures: ReadonlySet<string>): ArcOutcome | undefined {
+  if (!arc) return undefined;
+  if (arc.status.result === 'fail' && keyNames.some((n) => dnsTempFailures.has(n))) {
+    return { result: 'temperror', info: 'arc=temperror (DNS failure on an ARC key)' };
+  }
+  return { result: arc.status.result, ...(arc.info ? { info: arc.info } : {}) };
+}
+
+export interface DmarcCorrected {
+  readonly result: 'pass' | 'fail' | 'none' | 'temperror' | 'permerror';
+  readonly info: string;
+  readonly lengthLimited: boolean;
+}
+
+const DMARC_RESULTS = new Set(['pass', 'fail', 'none', 'temperror', 'permerror']);
+
+export function correctDmarc(dmarc: MailauthResult['dmarc']): DmarcCorrected | undefined {
+  if (!dmarc) return undefined;
+  const raw = DMARC_RESULTS.has(dmarc.status.result) ? (dmarc.status.result as DmarcCorrected['result']) : 'permerror';
+  const underSized = dmarc.alignment?.dkim?.underSized ?? 0;
+  if (raw === 'pass' && !dmarc.alignment?.spf?.result && underSized > 0) {
+    // Our decision (documented): a pass that rests only on an l= signature leaving bytes
+    // unsigned is a fail — anyone could have appended those bytes.
+    return { result: 'fail', info: dmarc.info.replace(/^dmarc=pass/, 'dmarc=fail (aligned DKIM signature leaves body unsigned, l=)'), lengthLimited: true };
+  }
+  return { result: raw, info: dmarc.info, lengthLimited: false };
+}
