@@ -17,7 +17,10 @@ def dnsfunc(name, timeout=5):
 d = dkim.DKIM(msg)
 results = []
 for i in range(len([l for l in msg.split(b'\\r\\n\\r\\n')[0].split(b'\\r\\n') if l.lower().startswith(b'dkim-signature:')])):
-    results.append(bool(d.verify(idx=i, dnsfunc=dnsfunc)))
+    try:
+        results.append(bool(d.verify(idx=i, dnsfunc=dnsfunc)))
+    except dkim.ValidationError:
+        results.append(False)
 print(json.dumps(results))
 `;
 
