@@ -1,7 +1,7 @@
 /**
  * The product's milter filter: routes each message to outbound signing (authenticated or
- * trusted senders) or inbound verification (everyone else). Owner: outbound signing issue.
- * Until both filters exist this module is not wired into `mailanchor milter`.
+ * trusted senders) or inbound verification (everyone else). The decision is made at MAIL
+ * FROM, when Postfix has sent `{auth_authen}`; connect and HELO go to both filters.
  */
 import type { DatabaseSync } from 'node:sqlite';
 import type { Logger } from 'winston';
@@ -9,6 +9,10 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config/sections.ts';
 import type { DnsLookup } from '../dns/types.ts';
 import type { SigningKeySource } from '../keys/signing-keys.ts';
+import type { ConnectInfo, FilterFactory, FilterRequirements, MilterFilter, SessionContext, Stage, Verdict } from '../milter/filter.ts';
+import { createInboundFilterFactory } from '../inbound/filter.ts';
+import { createOutboundFilterFactory } from '../outbound/filter.ts';
+import { trustOf, type TrustInput } from '../outbound/trust.ts';
 
 /** Everything a filter needs from the running process; built once by `mailanchor milter`. */
 export interface MailFilterDeps {
@@ -20,4 +24,69 @@ export interface MailFilterDeps {
   readonly db: DatabaseSync | undefined;
   readonly keys: SigningKeySource;
   readonly now: () => number;
+}
+
+/** Union of what both filters need; a stage is no-reply only if no filter can answer there. */
+export function combineRequirements(a: FilterRequirements, b: FilterRequirements): FilterRequirements {
+  const stages = [...new Set<Stage>([...a.stages, ...b.stages])];
+  const quiet = (r: FilterRequirements, s: Stage): boolean => !r.stages.includes(s) || r.noReplyStages.includes(s);
+  const macros: Record<string, string[]> = {};
+  for (const r of [a, b]) for (const [k, v] of Object.entries(r.macros)) macros[k] = [...new Set([...(macros[k] ?? []), ...(v ?? [])])];
+  return {
+    actions: [...new Set([...a.actions, ...b.actions])],
+    stages,
+    noReplyStages: stages.filter((s) => quiet(a, s) && quiet(b, s)),
+    macros,
+  };
+}
+
+/** Routes per message between two filters; `isOutbound` decides at MAIL FROM. */
+export function routeMail(inbound: FilterFactory, outbound: FilterFactory, isOutbound: (ctx: SessionContext, client: string | undefined) => boolean): FilterFactory {
+  return {
+    name: 'mail',
+    requirements: combineRequirements(inbound.requirements, outbound.requirements),
+    create(ctx) {
+      const inb = inbound.create(ctx);
+      const out = outbound.create(ctx);
+      let client: string | undefined;
+      let current: MilterFilter = inb;
+      const both = async (f: (m: MilterFilter) => Verdict | Promise<Verdict> | undefined): Promise<Verdict> => {
+        const [x, y] = await Promise.all([f(inb), f(out)]);
+        return x && x.kind !== 'continue' ? x : (y ?? { kind: 'continue' });
+      };
+      return {
+        connect: (info: ConnectInfo) => {
+          client = info.client.family === 'inet' || info.client.family === 'inet6' ? info.client.address : undefined;
+          return both((m) => m.connect?.(info));
+        },
+        helo: (name) => both((m) => m.helo?.(name)),
+        mailFrom: (sender, args) => {
+          current = isOutbound(ctx, client) ? out : inb;
+          return current.mailFrom?.(sender, args) ?? { kind: 'continue' };
+        },
+        rcptTo: (rcpt, args) => current.rcptTo?.(rcpt, args) ?? { kind: 'continue' },
+        data: () => current.data?.() ?? { kind: 'continue' },
+        header: (name, value) => current.header?.(name, value) ?? { kind: 'continue' },
+        endOfHeaders: () => current.endOfHeaders?.() ?? { kind: 'continue' },
+        body: (chunk) => current.body?.(chunk) ?? { kind: 'continue' },
+        endOfMessage: () => current.endOfMessage(),
+        abort: () => {
+          inb.abort?.();
+          out.abort?.();
+        },
+        close: () => {
+          inb.close?.();
+          out.close?.();
+        },
+      };
+    },
+  };
+}
+
+export function createMailFilterFactory(deps: MailFilterDeps): FilterFactory {
+  const trust = deps.config.outbound;
+  return routeMail(createInboundFilterFactory(deps), createOutboundFilterFactory(deps), (ctx, client) => {
+    const input: TrustInput = { authAuthen: ctx.macros.get('{auth_authen}'), clientIp: client, daemonName: ctx.macros.get('{daemon_name}') };
+    return trustOf(input, trust) !== undefined;
+  });
 }

@@ -1,0 +1,120 @@
+/**
+ * Outbound signing end to end: swaks → a private real Postfix with smtpd_milters → the real
+ * `mailanchor milter` (default `mail` filter) → smtp-sink. The delivered copy (after Postfix's
+ * own header handling) verifies with python3-dkim and mailauth; mail from an untrusted client
+ * (XCLIENT address) with our From is not signed; a key activated in the store while the
+ * milter runs is used for the next message without a restart.
+ */
+import test from 'ava';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateKey } from '../../src/keys/generate.ts';
+import { dkimRecordForKey } from '../../src/keys/dkim-record.ts';
+import { SqliteKeyStore } from '../../src/keys/key-store.ts';
+import type { DkimAlgorithm } from '../../src/keys/signing-keys.ts';
+import { openDatabase } from '../../src/store/database.ts';
+import { freePort } from '../support/ports.ts';
+import { postfixMissing, startPostfix, swaks, type Postfix } from '../support/postfix.ts';
+import { smtpSinkMissing, startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
+import { mailauthVerify, pythonDkimVerify } from '../dkim/verifiers.ts';
+
+const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+const missing = postfixMissing() ?? smtpSinkMissing() ?? (existsSync('/usr/bin/swaks') ? undefined : 'swaks not installed');
+const it = missing ? test.serial.skip : test.serial;
+if (missing) test.skip(`outbound signing through Postfix: ${missing}`, () => {});
+
+let dir = '';
+let sink: SmtpSink | undefined;
+let pf: Postfix | undefined;
+let milter: ChildProcess | undefined;
+let store: SqliteKeyStore;
+const records: Record<string, string> = {};
+
+function addKey(selector: string, algorithm: DkimAlgorithm, state: 'active' | 'published'): string {
+  const k = generateKey(algorithm);
+  const id = `${selector}-${algorithm}`;
+  store.insert({ id, domain: 'anchor.test', selector, algorithm, state, createdAt: Date.now(), privateKeyPem: k.privateKeyPem, publicKeyPem: k.publicKeyPem });
+  records[`${selector}._domainkey.anchor.test`] = dkimRecordForKey(algorithm, k.publicKeyPem);
+  return id;
+}
+
+test.before(async () => {
+  if (missing) return;
+  dir = await mkdtemp(join(tmpdir(), 'mailanchor-outbound-'));
+  const dbPath = join(dir, 'state', 'mailanchor.db');
+  const db = openDatabase(dbPath);
+  store = new SqliteKeyStore(db);
+  addKey('r2026a', 'rsa-sha256', 'active');
+  addKey('e2026a', 'ed25519-sha256', 'active');
+  const config = join(dir, 'mailanchor.yml');
+  await writeFile(config, `store:\n  path: ${dbPath}\ndns:\n  servers: ["127.0.0.1:1"]\n  timeout: 200ms\ninbound:\n  iprev: false\n  on_temperror: accept\noutbound:\n  trusted_networks: ["127.0.0.1/32"]\n`);
+  const port = await freePort();
+  milter = spawn(process.execPath, [MAIN, 'milter', '--config', config, '--listen', `inet:127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  milter.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  milter.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  for (let i = 0; i < 200 && !/listening on/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!/listening on/.test(out)) throw new Error(`milter did not start: ${out}`);
+  sink = await startSmtpSink();
+  pf = await startPostfix({
+    relayPort: sink.port,
+    smtpd: true,
+    main: { smtpd_milters: `inet:127.0.0.1:${port}`, milter_default_action: 'tempfail', smtpd_authorized_xclient_hosts: '127.0.0.0/8', relay_domains: 'example.net' },
+  });
+});
+
+test.after.always(async () => {
+  milter?.kill('SIGTERM');
+  await pf?.stop();
+  await sink?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function sendAndFetch(rcpt: string, extra: string[] = []): Promise<Buffer> {
+  const r = await swaks(pf!.smtpPort, [
+    '--from', 'alice@anchor.test', '--to', rcpt,
+    '--header', 'From: Alice <alice@anchor.test>', '--header', `Subject: signed ${rcpt}`,
+    '--body', 'Hello,\r\n\r\nsigned by mailanchor.   \r\n\r\n', ...extra,
+  ]);
+  if (r.code !== 0) throw new Error(r.output);
+  await pf!.waitDelivered(rcpt);
+  const m = (await sink!.messages()).find((x) => x.rcpt.includes(rcpt));
+  if (!m) throw new Error(`no message for ${rcpt} in the sink`);
+  return m.raw;
+}
+
+/** smtp-sink prepends its own X- lines; DKIM ignores unsigned headers, but keep the message as Postfix sent it. */
+function asSent(raw: Buffer): Buffer {
+  return Buffer.from(raw.toString('latin1').replace(/^(X-(Client|Helo|Mail|Rcpt)-[A-Za-z]+:.*\r?\n)+/i, '').replace(/\r?\n/g, '\r\n'), 'latin1');
+}
+
+it('mail from a trusted client is signed with RSA and Ed25519; both verify after Postfix (python3-dkim, mailauth)', async (t) => {
+  const msg = asSent(await sendAndFetch('bob@example.net'));
+  const text = msg.toString('latin1');
+  t.regex(text, /^DKIM-Signature: v=1; a=(rsa|ed25519)-sha256;/m);
+  t.is([...text.matchAll(/^DKIM-Signature:/gm)].length, 2);
+  t.deepEqual(await pythonDkimVerify(msg, records), [true, true]);
+  t.deepEqual(await mailauthVerify(msg, records), ['pass', 'pass']);
+});
+
+it('the same From from an untrusted client (XCLIENT 203.0.113.5) is not signed', async (t) => {
+  const msg = asSent(await sendAndFetch('carol@example.net', ['--xclient-addr', '203.0.113.5', '--xclient-name', 'mail.elsewhere.test']));
+  t.notRegex(msg.toString('latin1'), /^DKIM-Signature:/m);
+  t.regex(msg.toString('latin1'), /^Authentication-Results: mx\.anchor\.test;/m, 'it was verified as inbound instead');
+});
+
+it('a key activated in the store is used for the next message, without a restart', async (t) => {
+  const old = store.list().find((k) => k.selector === 'r2026a')!;
+  const next = addKey('r2026b', 'rsa-sha256', 'published');
+  store.setState(next, 'active', Date.now());
+  store.setState(old.id, 'retired', Date.now());
+  await new Promise((r) => setTimeout(r, 1500)); // the key source re-reads on a 1 s timer
+  const msg = asSent(await sendAndFetch('dave@example.net'));
+  const text = msg.toString('latin1');
+  t.regex(text, /s=r2026b;/);
+  t.notRegex(text, /s=r2026a;/);
+  t.deepEqual(await pythonDkimVerify(msg, records), [true, true]);
+});
