@@ -29,7 +29,7 @@ import { siteZone, type DaneSiteConfig } from '../dane/config.ts';
 import { DaneError } from '../dane/errors.ts';
 import { lintRecords } from '../dane/lint.ts';
 import { observeTlsa } from '../dane/observe.ts';
-import { manualPublisher, rfc2136Publisher, type TlsaPublisher } from '../dane/publisher.ts';
+import { hookPublisher, manualPublisher, rfc2136Publisher, zoneFilePublisher, type TlsaPublisher } from '../dane/publisher.ts';
 import { deployVerdict, observe, planRollover } from '../dane/rollover.ts';
 import { loadRolloverState, saveRolloverState, stateFileFor } from '../dane/rollover-state.ts';
 import { runSidecar, syncSite } from '../dane/sidecar.ts';
@@ -314,17 +314,23 @@ async function runDeployCheck(argv: readonly string[], io: CliIo): Promise<numbe
 }
 
 async function runSidecarCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({ args: [...argv], options: { config: { type: 'string' }, once: { type: 'boolean' }, publisher: { type: 'string' }, server: { type: 'string' }, tsig: { type: 'string' } } });
+  const { values } = parseArgs({ args: [...argv], options: { config: { type: 'string' }, once: { type: 'boolean' }, publisher: { type: 'string' }, server: { type: 'string' }, tsig: { type: 'string' }, fragment: { type: 'string' }, reload: { type: 'string' }, hook: { type: 'string' } } });
   const { config } = await loadConfig(values.config);
   const logger = createLogger({ level: 'info', format: format.combine(format.timestamp(), format.json()), transports: [new transports.Stream({ stream: io.stderr })] });
   let publisher: TlsaPublisher;
   if (values.publisher === 'rfc2136') {
     if (!values.server) throw new UsageError('--publisher rfc2136 needs --server HOST[:PORT] (the primary)');
     publisher = rfc2136Publisher(parseDnsServer(values.server), values.tsig ? await loadTsigKey(values.tsig) : undefined, { timeoutMs: config.dane.timeout });
+  } else if (values.publisher === 'zone-file') {
+    if (!values.fragment) throw new UsageError('--publisher zone-file needs --fragment FILE (and usually --reload "knotc zone-reload example.org")');
+    publisher = zoneFilePublisher(values.fragment, values.reload ? values.reload.split(/\s+/).filter(Boolean) : []);
+  } else if (values.publisher === 'hook') {
+    if (!values.hook) throw new UsageError('--publisher hook needs --hook "COMMAND ARGS" (gets the record set as JSON on stdin)');
+    publisher = hookPublisher(values.hook.split(/\s+/).filter(Boolean));
   } else if (values.publisher === undefined || values.publisher === 'manual') {
     publisher = manualPublisher(logger);
   } else {
-    throw new UsageError('--publisher must be manual or rfc2136');
+    throw new UsageError('--publisher must be manual, rfc2136, zone-file or hook');
   }
   const deps = {
     publisher,

@@ -1,14 +1,12 @@
 /**
- * How the sidecar puts a TLSA RRset into DNS. A port with two adapters for now:
- * `manual` (log the wanted RRset, a human or a hook publishes it) and RFC 2136 + TSIG
- * through the DNS layer's `sendUpdate` (`src/dns/update.ts`, shared, not copied).
- * The keystore's publishers (`src/publish/`, zone fragment + reload, hook) fit the same
- * port once they exist; see docs/dane.md.
+ * How the sidecar puts a TLSA RRset into DNS: the shared publishers of `src/publish/`
+ * (zone fragment + reload, RFC 2136 + TSIG, hook, manual) behind the sidecar's
+ * replace-the-RRset view. Nothing here talks to DNS itself.
  */
 import type { Logger } from 'winston';
-import { sendUpdate } from '../dns/update.ts';
 import type { TsigKey } from '../dns/tsig.ts';
 import type { DnsServer } from '../dns/types.ts';
+import * as shared from '../publish/publisher.ts';
 import { tlsaText, type Tlsa } from './tlsa-params.ts';
 
 export interface TlsaPublisher {
@@ -17,34 +15,34 @@ export interface TlsaPublisher {
   replace(zone: string, owner: string, records: readonly Tlsa[], ttlSec: number): Promise<void>;
 }
 
-export function manualPublisher(logger: Logger): TlsaPublisher {
+const bare = (name: string): string => name.replace(/\.$/, '').toLowerCase();
+
+/** Adapts any shared publisher: one record set per TLSA owner name. */
+export function tlsaPublisher(p: shared.Publisher): TlsaPublisher {
   return {
-    name: 'manual',
-    async replace(zone, owner, records, ttlSec) {
-      logger.warn('publish this TLSA RRset by hand', { zone, owner, ttl: ttlSec, records: records.map(tlsaText) });
-    },
+    name: p.name,
+    replace: (zone, owner, records, ttlSec) =>
+      p.publish({
+        zone: bare(zone),
+        owner: `tlsa:${bare(owner)}`,
+        names: [bare(owner)],
+        records: records.map((r) => ({ name: bare(owner), type: 'TLSA' as const, ttl: ttlSec, data: [tlsaText(r)] })),
+      }),
   };
 }
 
-/**
- * One UPDATE: delete the RRset, add every record (RFC 2136 §3.4.2: applied in order,
- * atomically), so no server ever serves a half-changed set.
- */
+export function manualPublisher(logger: Logger): TlsaPublisher {
+  return tlsaPublisher(shared.manualPublisher((text) => logger.warn('publish this TLSA RRset by hand', { text })));
+}
+
 export function rfc2136Publisher(server: DnsServer, key: TsigKey | undefined, options: { timeoutMs?: number; now?: () => number } = {}): TlsaPublisher {
-  return {
-    name: 'rfc2136',
-    async replace(zone, owner, records, ttlSec) {
-      await sendUpdate(
-        server,
-        {
-          zone,
-          updates: [
-            { op: 'delete-rrset', name: owner, type: 'TLSA' },
-            ...records.map((r) => ({ op: 'add' as const, name: owner, type: 'TLSA' as const, ttl: ttlSec, data: { usage: r.usage, selector: r.selector, matchingType: r.matchingType, data: r.data } })),
-          ],
-        },
-        { key, timeoutMs: options.timeoutMs ?? 5000, ...(options.now ? { now: options.now } : {}) },
-      );
-    },
-  };
+  return tlsaPublisher(shared.rfc2136Publisher(server, key, options));
+}
+
+export function zoneFilePublisher(file: string, reload: readonly string[]): TlsaPublisher {
+  return tlsaPublisher(shared.zoneFilePublisher({ file, reload }));
+}
+
+export function hookPublisher(argv: readonly string[]): TlsaPublisher {
+  return tlsaPublisher(shared.hookPublisher(argv));
 }

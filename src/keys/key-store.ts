@@ -21,10 +21,25 @@ export interface StoredKey {
   readonly publicKeyPem: string;
 }
 
+/** One key's change in a batch: a new state and/or the "seen everywhere" mark (null clears it). */
+export interface KeyChange {
+  readonly id: string;
+  readonly state?: KeyState;
+  readonly seenEverywhereAt?: number | null;
+}
+
 export interface KeyStore {
   insert(key: Omit<StoredKey, 'stateSince' | 'seenEverywhereAt'>): void;
   list(domain?: string): StoredKey[];
   setState(id: string, state: KeyState, at: number): void;
+  /** All changes or none (one transaction): e.g. activate the new key and retire the old. */
+  apply(changes: readonly KeyChange[], at: number): void;
+  /**
+   * A lease so two rotations (cron and a human) never act at once. True when `holder` now
+   * holds `name` until `now + ttlMs`; false when someone else holds an unexpired lease.
+   */
+  acquireLease(name: string, holder: string, now: number, ttlMs: number, isStale?: (holder: string) => boolean): boolean;
+  releaseLease(name: string, holder: string): void;
 }
 
 const STEPS = [
@@ -34,6 +49,7 @@ const STEPS = [
      created_at INTEGER NOT NULL, private_key_pem TEXT NOT NULL, public_key_pem TEXT NOT NULL,
      -- A selector is never reused for a different key, even after removal (rows are kept).
      UNIQUE (domain, selector))`,
+  `CREATE TABLE key_leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
 ];
 
 interface Row {
@@ -72,8 +88,30 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   setState(id: string, state: KeyState, at: number): void {
+    this.apply([{ id, state }], at);
+  }
+
+  apply(changes: readonly KeyChange[], at: number): void {
     transaction(this.#db, () => {
-      this.#db.prepare('UPDATE dkim_keys SET state = ?, state_since = ? WHERE id = ?').run(state, at, id);
+      for (const c of changes) {
+        if (c.state !== undefined) this.#db.prepare('UPDATE dkim_keys SET state = ?, state_since = ? WHERE id = ?').run(c.state, at, c.id);
+        if (c.seenEverywhereAt !== undefined) this.#db.prepare('UPDATE dkim_keys SET seen_everywhere_at = ? WHERE id = ?').run(c.seenEverywhereAt, c.id);
+      }
+    });
+  }
+
+  acquireLease(name: string, holder: string, now: number, ttlMs: number, isStale?: (holder: string) => boolean): boolean {
+    return transaction(this.#db, () => {
+      const row = this.#db.prepare('SELECT holder, expires_at FROM key_leases WHERE name = ?').get(name) as { holder: string; expires_at: number } | undefined;
+      if (row && row.holder !== holder && row.expires_at > now && !isStale?.(row.holder)) return false;
+      this.#db.prepare('INSERT INTO key_leases (name, holder, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at').run(name, holder, now + ttlMs);
+      return true;
+    });
+  }
+
+  releaseLease(name: string, holder: string): void {
+    transaction(this.#db, () => {
+      this.#db.prepare('DELETE FROM key_leases WHERE name = ? AND holder = ?').run(name, holder);
     });
   }
 }

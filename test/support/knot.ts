@@ -92,6 +92,8 @@ export interface KnotServer {
   reload(zone?: string): Promise<void>;
   /** Runs `knotc -c CONF -s SOCKET …args` and returns its stdout. */
   knotc(...args: string[]): Promise<string>;
+  /** The argv that makes knotd re-read ZONE's file (touch + `knotc zone-reload`), for a publisher's reload command. */
+  reloadCommand(zone: string): string[];
   /** DNSKEY lines (`zone. DNSKEY 257 3 13 …`) of the zone's KSK, from `keymgr`. */
   dnskeys(zone: string): Promise<string[]>;
   /** DS lines (`zone. DS tag 13 2 hex`), from `keymgr` — a trust anchor for Unbound. */
@@ -324,6 +326,8 @@ async function startKnotOnce(options: KnotOptions): Promise<KnotServer> {
       await serial(() => (zone === undefined ? knotc('zone-reload') : knotc('zone-reload', fqdn(zone))));
     },
     knotc,
+    // Knot reloads only when the zone file's own mtime changed, not an $INCLUDEd fragment's: touch it first.
+    reloadCommand: (zone) => ['/bin/sh', '-c', 'touch "$1" && exec "$2" -c "$3" -s "$4" zone-reload "$5"', 'reload', join(dir, `${fqdn(zone)}zone`), knotcBin, conf, sock, fqdn(zone)],
     dnskeys: async (zone) => (await run(keymgr, ['-c', conf, fqdn(zone), 'dnskey'])).split('\n').filter((l) => l.includes('DNSKEY')),
     ds: async (zone) => (await run(keymgr, ['-c', conf, fqdn(zone), 'ds'])).split('\n').filter((l) => / DS /.test(l)),
     zoneRecords: async (zone) =>

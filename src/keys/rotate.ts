@@ -1,0 +1,200 @@
+/**
+ * The rotation job: one idempotent pass per domain, safe to run every hour and to kill at any
+ * point. For each domain it takes a lease in the store (two runs never act at once), observes
+ * what every authoritative server serves for the keys waiting to become active, asks the pure
+ * lifecycle what to do, and then: (1) stores newly generated keys, (2) publishes the domain's
+ * whole wanted record set, (3) commits every state change in one transaction. A crash between
+ * (2) and (3) repeats (2) next time — publication is idempotent — and no key is ever active
+ * before it was seen everywhere, nor removed before its retire period.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Logger } from 'winston';
+import { observeZone } from '../dns/authoritative.ts';
+import type { DnsLookup, DnsServer } from '../dns/types.ts';
+import { describeError } from '../errors.ts';
+import type { Publisher } from '../publish/publisher.ts';
+import type { DnsRecord } from '../publish/zone-fragment.ts';
+import type { DomainKeysConfig } from './config.ts';
+import { dkimRecordForKey, dkimRecordValue, splitTxt } from './dkim-record.ts';
+import { generateKey, nextSelector } from './generate.ts';
+import type { KeyChange, KeyStore, StoredKey } from './key-store.ts';
+import { decide, type KeyState, type LifecycleAction, type PublicationObservation, type ServerObservation } from './lifecycle.ts';
+
+export interface RotationDeps {
+  readonly store: KeyStore;
+  readonly publisherFor: (domain: string, cfg: DomainKeysConfig) => Publisher;
+  /** Recursive resolver, to find a zone's NS when no nameservers are configured. */
+  readonly dns: DnsLookup;
+  readonly now: () => number;
+  readonly logger: Logger;
+  /** Test hook: called at named points so a test can kill the process there. */
+  readonly checkpoint?: (point: 'after-generate' | 'after-publish' | 'after-commit') => void;
+  readonly observeTimeoutMs?: number;
+}
+
+export interface KeyStatus {
+  readonly selector: string;
+  readonly algorithm: string;
+  readonly state: KeyState;
+  readonly since: number;
+  readonly waiting?: string;
+}
+
+export interface DomainReport {
+  readonly domain: string;
+  readonly actions: readonly string[];
+  readonly keys: readonly KeyStatus[];
+  readonly error?: string;
+  readonly skipped?: string;
+}
+
+const LEASE_MS = 10 * 60_000;
+
+/** `host:pid:uuid`, so a lease left by a killed process on this host can be recognised. */
+export const leaseHolder = (): string => `${hostname()}:${process.pid}:${randomUUID()}`;
+
+/** A lease whose holder process on this host no longer exists (kill -9) is stale. */
+export function staleHolder(holder: string): boolean {
+  const [host, pid] = holder.split(':');
+  if (host !== hostname() || !pid || !/^\d+$/.test(pid)) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+export const recordName = (domain: string, selector: string): string => `${selector}._domainkey.${domain}`;
+
+/** The value DNS must serve for a key in `state` (revoked: empty p=, RFC 6376 §3.6.1). */
+export function wantedValue(k: StoredKey, state: KeyState): string | undefined {
+  if (state === 'published' || state === 'active' || state === 'retired') return dkimRecordForKey(k.algorithm, k.publicKeyPem);
+  if (state === 'revoked') return dkimRecordValue(k.algorithm, '');
+  return undefined;
+}
+
+/** What the authoritative servers serve for one key's record, against the value wanted. */
+export async function observeKey(domain: string, cfg: DomainKeysConfig, key: StoredKey, dns: DnsLookup, timeoutMs: number): Promise<PublicationObservation> {
+  const expected = wantedValue(key, 'published')!;
+  const zone = cfg.zone ?? domain;
+  const servers: DnsServer[] = cfg.nameservers.map((s) => ({ host: s.host, port: s.port }));
+  try {
+    const obs = await observeZone(zone, recordName(domain, key.selector), 'TXT', servers.length ? { servers } : { lookup: dns }, { timeoutMs, attempts: 1 });
+    let ttl = 0;
+    const list: ServerObservation[] = obs.observations.map((o) => {
+      if (!o.ok) return { server: o.server, status: 'error', detail: o.error.code === 'TIMEOUT' ? 'timeout' : o.error.message };
+      ttl = Math.max(ttl, o.answer.ttl);
+      const values = o.answer.records.map((r) => r.join(''));
+      if (values.includes(expected)) return { server: o.server, status: 'match' };
+      if (values.length === 0) return { server: o.server, status: 'missing', detail: o.answer.cnameChain.length ? `CNAME to ${o.answer.canonicalName ?? '?'} not served there` : 'not served yet' };
+      return { server: o.server, status: 'mismatch', detail: 'serves a different key' };
+    });
+    for (const p of obs.problems) list.push({ server: p.nameserver, status: 'error', detail: p.error.message });
+    return { servers: list, ttlSeconds: ttl || Math.round(cfg.ttl / 1000) };
+  } catch (err) {
+    return { servers: [{ server: zone, status: 'error', detail: describeError(err).message }], ttlSeconds: Math.round(cfg.ttl / 1000) };
+  }
+}
+
+/** The domain's whole record set for the publisher, given the target state of each key. */
+export function recordSet(domain: string, cfg: DomainKeysConfig, keys: readonly StoredKey[], target: ReadonlyMap<string, KeyState>) {
+  const ttl = Math.round(cfg.ttl / 1000);
+  const records: DnsRecord[] = [];
+  const names: string[] = [];
+  for (const k of keys) {
+    const state = target.get(k.id) ?? k.state;
+    if (k.state === 'removed' && state === 'removed') continue; // long gone: not ours to touch any more
+    names.push(recordName(domain, k.selector));
+    const value = wantedValue(k, state);
+    if (value !== undefined) records.push({ name: recordName(domain, k.selector), type: 'TXT', ttl, data: splitTxt(value) });
+  }
+  return { zone: cfg.zone ?? domain, owner: `dkim:${domain}`, names, records };
+}
+
+const TARGET: Partial<Record<LifecycleAction['type'], KeyState>> = {
+  publish: 'published',
+  activate: 'active',
+  retire: 'retired',
+  revoke: 'revoked',
+  remove: 'removed',
+};
+
+/** One pass for one domain. `rotateNow` forces a new key (idempotent while one is pending). */
+export async function rotateDomain(domain: string, cfg: DomainKeysConfig, deps: RotationDeps, options: { rotateNow?: boolean; holder?: string } = {}): Promise<DomainReport> {
+  const holder = options.holder ?? leaseHolder();
+  const lease = `keys:${domain}`;
+  if (!deps.store.acquireLease(lease, holder, deps.now(), LEASE_MS, staleHolder)) {
+    return { domain, actions: [], keys: statusOf(deps.store.list(domain), new Map()), skipped: 'another rotation holds the lease; nothing done' };
+  }
+  const done: string[] = [];
+  try {
+    const policy = { lifetimeMs: cfg.lifetime, retirePeriodMs: cfg.retire_period, ttlMarginMs: cfg.ttl_margin, recordTtlSeconds: Math.round(cfg.ttl / 1000) };
+    let waiting = new Map<string, string>();
+    // Pass 1 may only generate; pass 2 then publishes what pass 1 generated.
+    for (let pass = 0; pass < 2; pass++) {
+      const now = deps.now();
+      const all = deps.store.list(domain);
+      const actions: Array<Exclude<LifecycleAction, { type: 'generate' }>> = [];
+      waiting = new Map();
+      const generate: Array<StoredKey['algorithm']> = [];
+      for (const algorithm of cfg.algorithms) {
+        const keys = all.filter((k) => k.algorithm === algorithm && k.state !== 'removed');
+        const observations = new Map<string, PublicationObservation>();
+        for (const k of keys.filter((x) => x.state === 'published')) observations.set(k.id, await observeKey(domain, cfg, k, deps.dns, deps.observeTimeoutMs ?? 3000));
+        const d = decide(keys, observations, now, policy, { rotateNow: options.rotateNow === true && pass === 0 });
+        for (const [id, w] of d.waiting) waiting.set(id, w);
+        for (const a of d.actions) (a.type === 'generate' ? generate.push(algorithm) : actions.push(a));
+      }
+      // (1) New keys: stored as `generated` — neither published nor used yet, so safe at any moment.
+      const taken = new Set(all.map((k) => k.selector));
+      for (const algorithm of generate) {
+        const g = generateKey(algorithm, cfg.rsa_bits);
+        if (g.warning) deps.logger.warn('key generated with a warning', { domain, warning: g.warning });
+        const selector = nextSelector(algorithm, now, taken);
+        taken.add(selector);
+        deps.store.insert({ id: randomUUID(), domain, selector, algorithm, state: 'generated', createdAt: now, privateKeyPem: g.privateKeyPem, publicKeyPem: g.publicKeyPem });
+        done.push(`generated ${algorithm} ${selector}`);
+      }
+      if (generate.length) deps.checkpoint?.('after-generate');
+
+      const target = new Map<string, KeyState>();
+      const changes: KeyChange[] = [];
+      for (const a of actions) {
+        const state = TARGET[a.type];
+        if (state) {
+          target.set(a.keyId, state);
+          changes.push({ id: a.keyId, state });
+        } else if (a.type === 'mark-seen') changes.push({ id: a.keyId, seenEverywhereAt: a.at });
+        else if (a.type === 'clear-seen') changes.push({ id: a.keyId, seenEverywhereAt: null });
+      }
+      // (2) Publication before the states that depend on it are committed.
+      if (actions.some((a) => a.type === 'publish' || a.type === 'revoke' || a.type === 'remove')) {
+        const publisher = deps.publisherFor(domain, cfg);
+        await publisher.publish(recordSet(domain, cfg, all, target));
+        deps.checkpoint?.('after-publish');
+      }
+      // (3) Every state change at once: never zero or two active keys for an algorithm.
+      if (changes.length) {
+        deps.store.apply(changes, now);
+        deps.checkpoint?.('after-commit');
+        const byId = new Map(all.map((k) => [k.id, k]));
+        for (const [id, state] of target) done.push(`${byId.get(id)?.selector ?? id} → ${state}`);
+      }
+      if (generate.length === 0) break;
+    }
+    for (const line of done) deps.logger.info('key rotation', { domain, action: line });
+    return { domain, actions: done, keys: statusOf(deps.store.list(domain), waiting) };
+  } catch (err) {
+    const e = describeError(err);
+    deps.logger.error('key rotation failed; nothing past the failing step was changed', { domain, ...e });
+    return { domain, actions: done, keys: statusOf(deps.store.list(domain), new Map()), error: e.message };
+  } finally {
+    deps.store.releaseLease(lease, holder);
+  }
+}
+
+function statusOf(keys: readonly StoredKey[], waiting: ReadonlyMap<string, string>): KeyStatus[] {
+  return keys.map((k) => ({ selector: k.selector, algorithm: k.algorithm, state: k.state, since: k.stateSince, ...(waiting.has(k.id) ? { waiting: waiting.get(k.id)! } : {}) }));
+}
