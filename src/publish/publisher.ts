@@ -65,6 +65,10 @@ function run(argv: readonly string[], what: string, code: PublishErrorCode, inpu
       if (err) reject(new PublishError(code, `${what} failed: ${argv.join(' ')}: ${stderr.trim() || err.message}`, { command: argv, exit: (err as { code?: unknown }).code }, { cause: err }));
       else resolve();
     });
+    // A command that never reads stdin closes it early: EPIPE there is not a failure, the exit status decides.
+    child.stdin?.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') reject(new PublishError(code, `${what}: writing to ${argv[0]} failed: ${err.message}`, { command: argv }, { cause: err }));
+    });
     child.stdin?.end(input ?? '');
   });
 }
@@ -136,6 +140,10 @@ export function hookPublisher(argv: readonly string[]): Publisher {
         child.on('close', (code) =>
           code === 0 ? resolve() : reject(new PublishError('hook-failed', `hook ${argv.join(' ')} exited ${code}: ${stderr.trim()}`, { command: argv, exit: code })),
         );
+        child.stdin.on('error', (err: NodeJS.ErrnoException) => {
+          // The exit status decides; a hook that ignores its input closes stdin early (EPIPE).
+          if (err.code !== 'EPIPE') reject(new PublishError('hook-failed', `writing to hook ${argv[0]} failed: ${err.message}`, { command: argv }, { cause: err }));
+        });
         child.stdin.end(`${JSON.stringify({ zone: set.zone, owner: set.owner, names: set.names, records: set.records })}\n`);
       });
     },
