@@ -5,7 +5,7 @@
  * (`mailanchor keys import`), listening on a free loopback port.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -63,8 +63,11 @@ export async function startMailanchor(env: PeerEnv, corpus: Corpus, extraNodeArg
   );
   const childEnv = { ...process.env, MAILANCHOR_STATE_DIR: env.runDir };
   // The same RSA-2048 key the other peers sign with, imported into our keystore.
-  const keyFile = join(corpus.keysDir, `${OUR_DOMAIN}.${RSA_SELECTOR}.key`);
-  execFileSync(NODE, [MAIN, 'keys', 'import', '--config', config, '--domain', OUR_DOMAIN, '--selector', RSA_SELECTOR, '--key', keyFile, '--activate'], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Copied to a 0600 file first: the keystore refuses key files others can read.
+  const keyFile = join(env.runDir, `${RSA_SELECTOR}.key`);
+  copyFileSync(join(corpus.keysDir, `${OUR_DOMAIN}.${RSA_SELECTOR}.key`), keyFile);
+  chmodSync(keyFile, 0o600);
+  execFileSync(NODE, [MAIN, 'keys', 'import', '--config', config, '--domain', OUR_DOMAIN, '--selector', RSA_SELECTOR, '--key', keyFile], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const child = spawn(NODE, [...extraNodeArgs, MAIN, 'milter', '--config', config], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], cwd: env.runDir });
   const out: string[] = [];
   const keep = (d: Buffer): void => {

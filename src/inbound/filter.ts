@@ -241,7 +241,12 @@ class InboundFilter implements MilterFilter {
     const dmarc = correctDmarc(result.dmarc);
     const infos: string[] = [];
     const dkimRows = result.dkim.results ?? [];
-    infos.push(...(dkimRows.length ? dkimRows.map((r) => r.info) : ['dkim=none']));
+    // mailauth drops a DKIM-Signature it cannot parse and may then say "message not signed";
+    // a signed message whose signature is broken is a permerror (RFC 6376 §6.1.1), not none.
+    const verified = dkimRows.filter((r) => r.status.result !== 'none');
+    const unparsed = Math.min(m.dkimSignatures, this.#cfg.max_signatures) - verified.length;
+    if (unparsed > 0) infos.push(...verified.map((r) => r.info), `dkim=permerror (${unparsed} malformed DKIM-Signature header${unparsed > 1 ? 's' : ''})`);
+    else infos.push(...(dkimRows.length ? dkimRows.map((r) => r.info) : ['dkim=none']));
     if (m.dkimSignatures > this.#cfg.max_signatures) infos.push(`dkim=policy (${m.dkimSignatures - this.#cfg.max_signatures} signatures over the limit of ${this.#cfg.max_signatures} not verified)`);
     if (result.spf) infos.push(result.spf.info);
     if (arc?.info) infos.push(arc.info);

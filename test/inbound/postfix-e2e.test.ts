@@ -5,17 +5,16 @@
  * with our Authentication-Results and the forged one gone; Knot stopped → 451, milter alive.
  */
 import test from 'ava';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { knotMissing, startKnot, type KnotServer } from '../support/knot.ts';
-import { freePort } from '../support/ports.ts';
+import { startMilterProcess, type MilterProcess } from '../support/milter-process.ts';
 import { postfixMissing, startPostfix, swaks, type Postfix } from '../support/postfix.ts';
 import { smtpSinkMissing, startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 
-const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 const missing = postfixMissing() ?? smtpSinkMissing() ?? knotMissing() ?? (existsSync('/usr/bin/swaks') ? undefined : 'swaks not installed');
 const it = missing ? test.serial.skip : test.serial;
 if (missing) test.skip(`inbound through Postfix: ${missing}`, () => {});
@@ -25,8 +24,7 @@ let dir = '';
 let knot: KnotServer | undefined;
 let sink: SmtpSink | undefined;
 let pf: Postfix | undefined;
-let milter: ChildProcess | undefined;
-let milterOut = '';
+let milter: MilterProcess | undefined;
 
 test.before(async () => {
   if (missing) return;
@@ -46,12 +44,8 @@ test.before(async () => {
   await knot.setRecords('good.test', [{ name: 'mail', type: 'A', data: GOOD }]);
   const config = join(dir, 'mailanchor.yml');
   await writeFile(config, `store:\n  path: ${join(dir, 'state', 'mailanchor.db')}\ndns:\n  timeout: 300ms\n  attempts: 1\ninbound:\n  authserv_id: mx.anchor.test\noutbound:\n  trusted_networks: []\n`);
-  const port = await freePort();
-  milter = spawn(process.execPath, [MAIN, 'milter', '--config', config, '--listen', `inet:127.0.0.1:${port}`, '--dns', `${knot.server.host}:${knot.server.port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-  milter.stdout?.on('data', (d: Buffer) => (milterOut += d.toString()));
-  milter.stderr?.on('data', (d: Buffer) => (milterOut += d.toString()));
-  for (let i = 0; i < 200 && !/listening on/.test(milterOut); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!/listening on/.test(milterOut)) throw new Error(`milter did not start: ${milterOut}`);
+  milter = await startMilterProcess(['--config', config, '--dns', `${knot.server.host}:${knot.server.port}`]);
+  const port = milter.port;
   sink = await startSmtpSink();
   pf = await startPostfix({
     relayPort: sink.port,
@@ -61,7 +55,7 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  milter?.kill('SIGTERM');
+  await milter?.stop();
   await pf?.stop();
   await sink?.stop();
   await knot?.stop();
@@ -109,7 +103,7 @@ it('DNS server stopped: 451 4.7.1 at the SMTP client, and the milter keeps servi
   } finally {
     knot!.thaw();
   }
-  t.is(milter!.exitCode, null, 'milter still running');
+  t.is(milter!.child.exitCode, null, 'milter still running');
   const again = await send('alice@good.test', 'frank@anchor.test', GOOD);
   t.is(again.code, 0, again.output);
 });

@@ -4,31 +4,23 @@
  * milter is stopped and Postfix applies milter_default_action. Also SIGHUP and SIGTERM.
  */
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../support/ports.ts';
+import { startMilterProcess, type MilterProcess } from '../support/milter-process.ts';
 import { postfixMissing, startPostfix, swaks, type Postfix } from '../support/postfix.ts';
 import { smtpSinkMissing, startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 
-const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 const missing = postfixMissing() ?? smtpSinkMissing() ?? (existsSync('/usr/bin/swaks') ? undefined : 'swaks not installed');
 const it = missing ? test.serial.skip : test.serial;
 if (missing) test.skip(`Postfix end to end: ${missing}`, () => {});
 
-interface Milter {
-  readonly child: ChildProcess;
-  readonly port: number;
-  output(): string;
-  exited: Promise<number | null>;
-}
-
 let dir = '';
 let sink: SmtpSink | undefined;
 const postfixes: Postfix[] = [];
-const milters: Milter[] = [];
+const milters: MilterProcess[] = [];
 
 test.before(async () => {
   if (missing) return;
@@ -42,22 +34,9 @@ test.after.always(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function startMilter(configFile: string): Promise<Milter> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [MAIN, 'milter', '--config', configFile, '--filter', 'test-header', '--listen', `inet:127.0.0.1:${port}`], {
-    env: { ...process.env, MAILANCHOR_STATE_DIR: join(dir, 'state') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const m = { child, port, output: () => out, exited };
+async function startMilter(configFile: string): Promise<MilterProcess> {
+  const m = await startMilterProcess(['--config', configFile, '--filter', 'test-header'], { MAILANCHOR_STATE_DIR: join(dir, 'state') });
   milters.push(m);
-  for (let i = 0; i < 200 && !/listening on/.test(out); i++) {
-    if (child.exitCode !== null) throw new Error(`milter exited: ${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
   return m;
 }
 

@@ -6,7 +6,6 @@
  * milter runs is used for the next message without a restart.
  */
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,12 +15,11 @@ import { dkimRecordForKey } from '../../src/keys/dkim-record.ts';
 import { SqliteKeyStore } from '../../src/keys/key-store.ts';
 import type { DkimAlgorithm } from '../../src/keys/signing-keys.ts';
 import { openDatabase } from '../../src/store/database.ts';
-import { freePort } from '../support/ports.ts';
+import { startMilterProcess, type MilterProcess } from '../support/milter-process.ts';
 import { postfixMissing, startPostfix, swaks, type Postfix } from '../support/postfix.ts';
 import { smtpSinkMissing, startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 import { mailauthVerify, pythonDkimVerify } from '../dkim/verifiers.ts';
 
-const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 const missing = postfixMissing() ?? smtpSinkMissing() ?? (existsSync('/usr/bin/swaks') ? undefined : 'swaks not installed');
 const it = missing ? test.serial.skip : test.serial;
 if (missing) test.skip(`outbound signing through Postfix: ${missing}`, () => {});
@@ -29,7 +27,7 @@ if (missing) test.skip(`outbound signing through Postfix: ${missing}`, () => {})
 let dir = '';
 let sink: SmtpSink | undefined;
 let pf: Postfix | undefined;
-let milter: ChildProcess | undefined;
+let milter: MilterProcess | undefined;
 let store: SqliteKeyStore;
 const records: Record<string, string> = {};
 
@@ -51,13 +49,8 @@ test.before(async () => {
   addKey('e2026a', 'ed25519-sha256', 'active');
   const config = join(dir, 'mailanchor.yml');
   await writeFile(config, `store:\n  path: ${dbPath}\ndns:\n  servers: ["127.0.0.1:1"]\n  timeout: 200ms\ninbound:\n  iprev: false\n  on_temperror: accept\noutbound:\n  trusted_networks: ["127.0.0.1/32"]\n`);
-  const port = await freePort();
-  milter = spawn(process.execPath, [MAIN, 'milter', '--config', config, '--listen', `inet:127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  milter.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  milter.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  for (let i = 0; i < 200 && !/listening on/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!/listening on/.test(out)) throw new Error(`milter did not start: ${out}`);
+  milter = await startMilterProcess(['--config', config]);
+  const port = milter.port;
   sink = await startSmtpSink();
   pf = await startPostfix({
     relayPort: sink.port,
@@ -67,7 +60,7 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  milter?.kill('SIGTERM');
+  await milter?.stop();
   await pf?.stop();
   await sink?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });

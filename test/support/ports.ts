@@ -1,5 +1,5 @@
 /** Free loopback ports for test servers (real DNS, Postfix, milter). */
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 
 /** A port free for both TCP and UDP on 127.0.0.1 right now (DNS servers need both). */
@@ -21,4 +21,15 @@ export async function freePort(): Promise<number> {
     if (udpFree) return port;
   }
   throw new Error('no free loopback port found');
+}
+
+/** True when something accepts TCP connections on 127.0.0.1:port. */
+export function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
 }

@@ -8,10 +8,9 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ports.ts';
+import { freePort, listening } from './ports.ts';
 
 export function postfixMissing(): string | undefined {
   if (!existsSync('/usr/sbin/postfix') || !existsSync('/usr/sbin/sendmail')) return 'Postfix not installed';
@@ -49,15 +48,6 @@ function uidOf(user: string): number {
   return Number(line.split(':')[2]);
 }
 
-async function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
-}
 
 export async function startPostfix(o: PostfixOptions): Promise<Postfix> {
   const dir = await mkdtemp(join(tmpdir(), 'mailanchor-postfix-'));

@@ -6,10 +6,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ports.ts';
+import { freePort, listening } from './ports.ts';
 
 export const SMTP_SINK = '/usr/sbin/smtp-sink';
 
@@ -29,15 +28,6 @@ export interface SmtpSink {
   stop(): Promise<void>;
 }
 
-async function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
-}
 
 export async function startSmtpSink(port?: number): Promise<SmtpSink> {
   const dir = await mkdtemp(join(tmpdir(), 'mailanchor-sink-'));

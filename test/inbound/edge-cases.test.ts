@@ -1,0 +1,126 @@
+/**
+ * The inbound filter on hostile and odd input, with real mailauth and Knot: an l= signature
+ * with text appended, more signatures than the cap, garbage DKIM-Signature tags, a 16 MB body
+ * that is one long line in 64 KB chunks, SPF permerror, a non-ASCII From. Each gets the
+ * verdict the RFCs prescribe, never an exception that drops the session.
+ */
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { decodeConfig } from '../../src/config/load.ts';
+import { createResolver } from '../../src/dns/resolver.ts';
+import { createInboundFilterFactory } from '../../src/inbound/filter.ts';
+import { MilterClient, sendMessage, type ClientModification } from '../../src/milter/mta-client.ts';
+import { startMilterServer, type MilterServer } from '../../src/milter/server.ts';
+import { knotMissing, startKnot, type KnotServer } from '../support/knot.ts';
+import { captureLogger } from '../support/logger.ts';
+import { splitMessage } from '../support/raw-message.ts';
+import { dkimsign, makeKey, type TestKey } from './dkim-keys.ts';
+
+const missing = knotMissing() ?? (existsSync('/usr/bin/dkimsign') ? undefined : 'python3-dkim not installed');
+const it = missing ? test.serial.skip : test.serial;
+if (missing) test.skip(`inbound edge cases: ${missing}`, () => {});
+
+const ID = 'mx.anchor.test';
+const IP = '192.0.2.10';
+let dir = '';
+let knot: KnotServer;
+let server: MilterServer;
+let key: TestKey;
+const { logger, lines } = captureLogger();
+
+test.before(async () => {
+  if (missing) return;
+  dir = await mkdtemp(join(tmpdir(), 'mailanchor-edge-'));
+  key = makeKey(dir, 'k1', 'rsa-sha256');
+  knot = await startKnot({
+    zones: [
+      { name: 'test', records: '' },
+      { name: 'edge.test', records: [`@ IN TXT "v=spf1 -all"`, '_dmarc IN TXT "v=DMARC1; p=none"', `k1._domainkey IN TXT ${key.zoneTxt}`].join('\n') },
+      { name: 'broken.test', records: ['@ IN TXT "v=spf1 ip4:192.0.2.0/33 bogus:x -all"'].join('\n') },
+      { name: '2.0.192.in-addr.arpa', records: '' },
+    ],
+  });
+  const { config } = decodeConfig({ inbound: { authserv_id: ID, max_signatures: 3 }, outbound: { trusted_networks: [] } });
+  server = await startMilterServer({
+    listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }],
+    factory: createInboundFilterFactory({ config, logger, metrics: new Registry(), dns: createResolver({ servers: [knot.server], timeoutMs: 500, attempts: 1 }), db: undefined, keys: { activeKeys: () => [], assertHealthy: () => undefined }, now: Date.now }),
+    logger,
+  });
+});
+test.after.always(async () => {
+  await server?.close({ drainMs: 100 });
+  await knot?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const base = (from: string, body = 'Hello.\r\n'): Buffer =>
+  Buffer.from(`From: <${from}>\r\nTo: bob@anchor.test\r\nSubject: edge\r\nDate: Sun, 22 Nov 2026 12:00:00 +0000\r\nMessage-ID: <${Math.random()}@x>\r\n\r\n${body}`, 'latin1');
+
+async function deliver(raw: Buffer, from: string) {
+  const { headers, body } = splitMessage(raw);
+  const c = await MilterClient.connect(server.addresses[0]!);
+  await c.negotiate();
+  const r = await sendMessage(c, { client: { hostname: 'x', address: IP }, helo: 'mail.edge.test', from, rcpts: ['bob@anchor.test'], headers, body, macros: { connect: { j: ID } } });
+  c.quit();
+  const ar = r.eom?.modifications.find((m): m is Extract<ClientModification, { kind: 'insert-header' }> => m.kind === 'insert-header');
+  return { reply: r.eom?.reply, ar: ar?.value ?? '' };
+}
+
+/** python3-dkim signs with l= (length=True): the body length is part of the signature. */
+function signWithLength(raw: Buffer): Promise<Buffer> {
+  const py = `import sys, dkim\nmsg=sys.stdin.buffer.read()\nsig=dkim.sign(msg, b'k1', b'edge.test', open(sys.argv[1],'rb').read(), length=True)\nsys.stdout.buffer.write(sig+msg)`;
+  return new Promise((resolve, reject) => {
+    const c = execFile('/usr/bin/python3', ['-c', py, key.keyFile], { encoding: 'buffer', env: { PATH: '/usr/bin:/bin' } }, (err, out, errout) => (err ? reject(new Error(errout.toString())) : resolve(out)));
+    c.stdin!.end(raw);
+  });
+}
+
+it('l= signature with text appended: DKIM still "passes" in mailauth, but DMARC does not rest on it', async (t) => {
+  const signed = await signWithLength(base('alice@edge.test'));
+  const appended = Buffer.concat([signed, Buffer.from('Appended by someone else.\r\n')]);
+  const r = await deliver(appended, 'alice@edge.test');
+  t.is(r.reply?.kind, 'continue');
+  t.regex(r.ar, /dkim=pass/);
+  t.regex(r.ar, /dmarc=fail \(aligned DKIM signature leaves body unsigned, l=\)/);
+  const whole = await deliver(signed, 'alice@edge.test');
+  t.regex(whole.ar, /dmarc=pass/, 'the same signature over the whole body passes');
+});
+
+it('more signatures than the cap: the extra ones are not verified and the header says so', async (t) => {
+  let raw = base('alice@edge.test');
+  for (let i = 0; i < 5; i++) raw = await dkimsign(raw, 'edge.test', key);
+  const r = await deliver(raw, 'alice@edge.test');
+  t.is([...r.ar.matchAll(/dkim=pass/g)].length, 3);
+  t.regex(r.ar, /dkim=policy \(2 signatures over the limit of 3 not verified\)/);
+});
+
+it('garbage DKIM-Signature tags: a result, not an exception', async (t) => {
+  const raw = Buffer.concat([Buffer.from('DKIM-Signature: v=1; a=rsa-sha999; d=; s=\x01\x02; b===; bh=%%%; h=\r\n'), base('alice@edge.test')]);
+  const r = await deliver(raw, 'alice@edge.test');
+  t.is(r.reply?.kind, 'continue');
+  t.regex(r.ar, /dkim=permerror \(1 malformed DKIM-Signature header\)/);
+  t.notRegex(r.ar, /message not signed/);
+  t.false(lines.some((l) => l['message'] === 'filter failed'));
+});
+
+it('a 16 MB body that is one long line, in 64 KB chunks, is verified without stalling', async (t) => {
+  const raw = await dkimsign(base('alice@edge.test', `${'x'.repeat(16 * 1024 * 1024)}\r\n`), 'edge.test', key);
+  const start = performance.now();
+  const r = await deliver(raw, 'alice@edge.test');
+  t.log(`16 MiB single-line body: ${(performance.now() - start).toFixed(0)} ms through the milter`);
+  t.regex(r.ar, /dkim=pass/);
+});
+
+it('SPF syntax error: spf=permerror; a non-ASCII From does not break the header', async (t) => {
+  const r = await deliver(base('eve@broken.test'), 'eve@broken.test');
+  t.regex(r.ar, /spf=permerror/);
+  const utf = Buffer.from('From: =?utf-8?q?J=C3=BCrgen?= <j\xc3\xbcrgen@edge.test>\r\nSubject: caf\xc3\xa9\r\n\r\nx\r\n', 'latin1');
+  const u = await deliver(utf, 'j\xc3\xbcrgen@edge.test');
+  t.is(u.reply?.kind, 'continue');
+  t.regex(u.ar, /^ mx\.anchor\.test;/);
+});
