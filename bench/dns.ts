@@ -10,7 +10,7 @@
  * OpenDKIM (libunbound, `Nameservers`), rspamd (`dns { nameserver }`) and mailanchor (its
  * `dns` section) are pointed at the same address directly.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -62,6 +62,8 @@ export interface BenchDns {
   readonly address: string;
   readonly port: number;
   readonly process: ChildProcess;
+  /** Queries Knot has answered so far (mod-stats), read with knotc: the runner takes differences per cell. */
+  queries(): number;
   stop(): Promise<void>;
 }
 
@@ -123,6 +125,12 @@ export async function startBenchDns(dir: string, keys: readonly DomainKeys[], fi
     '  udp-workers: 1',
     '  tcp-workers: 1',
     '  background-workers: 1',
+    'control:',
+    `  listen: ${join(dir, 'knot.sock')}`,
+    // Counts every query; the runner reads it around each cell (DNS queries per 1,000 messages).
+    'mod-stats:',
+    '  - id: bench',
+    '    request-protocol: on',
     'log:',
     '  - target: stderr',
     '    any: warning',
@@ -134,6 +142,7 @@ export async function startBenchDns(dir: string, keys: readonly DomainKeys[], fi
     '    zonefile-sync: -1',
     '    zonefile-load: whole',
     '    journal-content: none',
+    '    global-module: mod-stats/bench',
     'zone:',
     ...zoneConf,
     '',
@@ -153,6 +162,11 @@ export async function startBenchDns(dir: string, keys: readonly DomainKeys[], fi
     address,
     port: 53,
     process: child,
+    queries() {
+      const out = execFileSync('knotc', ['-s', join(dir, 'knot.sock'), 'stats', 'mod-stats.request-protocol'], { encoding: 'utf8' });
+      // "mod-stats.request-protocol[udp4] = 123" per transport; none before the first query
+      return [...out.matchAll(/= (\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+    },
     async stop() {
       if (child.exitCode !== null) return;
       const done = new Promise((r) => child.once('exit', r));

@@ -1,5 +1,6 @@
 /**
- * mailanchor as a benchmark peer: `mailanchor milter --config FILE` on the pinned Node, with
+ * mailanchor as a benchmark peer: `bin/mailanchor milter --config FILE` (the pinned Node with
+ * the flags the product runs with), with
  * the config from bench/peers/mailanchor/mailanchor.yml (DNS pointed at the bench Knot server,
  * a fresh store in the run directory), the bench signing keys imported into its keystore
  * (`mailanchor keys import`), listening on a free loopback port.
@@ -14,8 +15,8 @@ import { AUTHSERV_ID, OUR_DOMAIN, RSA_SELECTOR, type Corpus } from './corpus.ts'
 import type { PeerEnv, RunningPeer } from './peers.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-const NODE = join(ROOT, 'node_modules', '.bin', 'node');
 const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
+const BIN = join(ROOT, 'bin', 'mailanchor');
 
 /** Product pieces the benchmark needs; each must exist before mailanchor can be measured. */
 const NEEDED = ['src/cli/milter.ts', 'src/cli/keys.ts', 'src/app/mail-filter.ts'];
@@ -47,7 +48,7 @@ async function waitForPort(port: number, child: ChildProcess, output: () => stri
   throw new Error(`mailanchor did not listen on ${port}: ${output().slice(-2000)}`);
 }
 
-export async function startMailanchor(env: PeerEnv, corpus: Corpus, extraNodeArgs: readonly string[] = []): Promise<RunningPeer> {
+export async function startMailanchor(env: PeerEnv, corpus: Corpus, extraNodeArgs: readonly string[] = [], workers = 1): Promise<RunningPeer> {
   mkdirSync(env.runDir, { recursive: true });
   const port = await freePort();
   const config = join(env.runDir, 'mailanchor.yml');
@@ -59,6 +60,7 @@ export async function startMailanchor(env: PeerEnv, corpus: Corpus, extraNodeArg
       RUNDIR: env.runDir,
       OUR_DOMAIN,
       AUTHSERV_ID,
+      WORKERS: String(workers),
     }),
   );
   const childEnv = { ...process.env, MAILANCHOR_STATE_DIR: env.runDir };
@@ -67,8 +69,10 @@ export async function startMailanchor(env: PeerEnv, corpus: Corpus, extraNodeArg
   const keyFile = join(env.runDir, `${RSA_SELECTOR}.key`);
   copyFileSync(join(corpus.keysDir, `${OUR_DOMAIN}.${RSA_SELECTOR}.key`), keyFile);
   chmodSync(keyFile, 0o600);
-  execFileSync(NODE, [MAIN, 'keys', 'import', '--config', config, '--domain', OUR_DOMAIN, '--selector', RSA_SELECTOR, '--key', keyFile], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  const child = spawn(NODE, [...extraNodeArgs, MAIN, 'milter', '--config', config], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], cwd: env.runDir });
+  execFileSync(BIN, ['keys', 'import', '--config', config, '--domain', OUR_DOMAIN, '--selector', RSA_SELECTOR, '--key', keyFile], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Node flags (e.g. --cpu-prof) go through NODE_OPTIONS so the product's own launcher is measured.
+  const nodeOptions = [process.env['NODE_OPTIONS'], ...extraNodeArgs].filter(Boolean).join(' ');
+  const child = spawn(BIN, ['milter', '--config', config], { env: { ...childEnv, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) }, stdio: ['ignore', 'pipe', 'pipe'], cwd: env.runDir });
   const out: string[] = [];
   const keep = (d: Buffer): void => {
     out.push(d.toString());

@@ -8,7 +8,7 @@
  *
  * Options: --peers a,b (mailanchor, opendkim+opendmarc, rspamd), --quick (a tenth of the
  * counts; a smoke run), --skip-big, --skip-idle, --profile (mailanchor under `node --cpu-prof`),
- * --attach HOST:PORT:PID (measure a mailanchor milter started by hand, e.g. with another
+ * --workers N (mailanchor's milter.workers, default 1), --attach HOST:PORT:PID (measure a mailanchor milter started by hand, e.g. with another
  * config, instead of starting one; give it `dns.servers: [127.77.0.53]` and run with
  * --dns-address 127.77.0.53 so the bench Knot answers there).
  */
@@ -58,6 +58,8 @@ interface CellResult {
   cpuPer1000: number;
   /** CPU the driver itself used (it shares the machine). */
   driverCpuPer1000: number;
+  /** Queries the DNS server answered during the cell, per 1,000 messages (warm caches). */
+  dnsPer1000: number;
   firstError?: string;
 }
 
@@ -80,8 +82,9 @@ function pids(peer: RunningPeer): number[] {
 
 type Prepared = { m: BenchMessage; p: ReturnType<typeof splitMessage> };
 
-async function runCell(peer: RunningPeer, workload: Workload, msgs: readonly Prepared[], sessions: number, count: number, capMs: number): Promise<CellResult> {
+async function runCell(peer: RunningPeer, workload: Workload, msgs: readonly Prepared[], sessions: number, count: number, capMs: number, dnsQueries: () => number): Promise<CellResult> {
   const roots = pids(peer);
+  const q0 = dnsQueries();
   resetPeakRss(roots);
   const cpu0 = cpuSeconds(roots);
   const self0 = process.cpuUsage();
@@ -128,9 +131,55 @@ async function runCell(peer: RunningPeer, workload: Workload, msgs: readonly Pre
     peakPssMiB: peakPss,
     cpuPer1000: n ? (cpu / n) * 1000 : NaN,
     driverCpuPer1000: n ? ((self.user + self.system) / 1e6 / n) * 1000 : NaN,
+    dnsPer1000: n ? ((dnsQueries() - q0) / n) * 1000 : NaN,
   };
   if (firstError !== undefined) r.firstError = firstError;
   return r;
+}
+
+interface PacedResult {
+  peer: string;
+  workload: Workload;
+  targetPerSec: number;
+  achievedPerSec: number;
+  messages: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  errors: number;
+}
+
+/**
+ * Open-loop load: messages start at a fixed rate whatever the milter does (as SMTP clients
+ * arrive), each on its own session; latency is from its start to the final reply. Used at
+ * half of the peer's own best closed-loop throughput: "p99 added latency at half load".
+ */
+async function runPaced(peer: RunningPeer, workload: Workload, msgs: readonly Prepared[], ratePerSec: number, durationMs: number): Promise<PacedResult> {
+  const latencies: number[] = [];
+  const inFlight: Promise<void>[] = [];
+  let errors = 0;
+  const t0 = performance.now();
+  const total = Math.max(1, Math.floor((ratePerSec * durationMs) / 1000));
+  for (let i = 0; i < total; i++) {
+    const due = t0 + (i * 1000) / ratePerSec;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const item = msgs[i % msgs.length]!;
+    const s = performance.now();
+    inFlight.push(
+      sendThroughChain(peer.chain, item.m, item.p).then(
+        (out) => {
+          if (out.verdict !== 'c' && out.verdict !== 'a') errors++;
+          else latencies.push(performance.now() - s);
+        },
+        () => void errors++,
+      ),
+    );
+  }
+  await Promise.all(inFlight);
+  const seconds = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { peer: peer.name, workload, targetPerSec: ratePerSec, achievedPerSec: latencies.length / seconds, messages: latencies.length, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), p999: quantile(latencies, 0.999), errors };
 }
 
 /** `openssl speed` sign/s for one algorithm on one core. */
@@ -147,7 +196,7 @@ function opensslSignPerSec(alg: 'rsa2048' | 'ed25519', seconds: number): number 
 const fmt = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : '—');
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { peers: { type: 'string' }, quick: { type: 'boolean' }, 'skip-big': { type: 'boolean' }, 'skip-idle': { type: 'boolean' }, profile: { type: 'boolean' }, attach: { type: 'string' }, 'dns-address': { type: 'string' } } });
+  const { values } = parseArgs({ options: { peers: { type: 'string' }, quick: { type: 'boolean' }, 'skip-big': { type: 'boolean' }, 'skip-idle': { type: 'boolean' }, profile: { type: 'boolean' }, workers: { type: 'string' }, attach: { type: 'string' }, 'dns-address': { type: 'string' } } });
   const scale = values.quick ? 0.1 : 1;
   const wanted = values.peers?.split(',') ?? ['mailanchor', 'opendkim+opendmarc', 'rspamd'];
   const started = new Date();
@@ -195,8 +244,8 @@ async function main(): Promise<void> {
         }
         // --profile: V8 CPU profile of the whole run, written when mailanchor stops
         // (summarise with `node bench/profile-summary.ts bench/results/profiles/*.cpuprofile`).
-        const prof = values.profile ? ['--cpu-prof', '--cpu-prof-dir', join(resultsDir, 'profiles')] : [];
-        starts.push(startMailanchor(env(name), corpus, prof).then((p) => void peers.push(p)));
+        const prof = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(resultsDir, 'profiles')}`] : [];
+        starts.push(startMailanchor(env(name), corpus, prof, Number(values.workers ?? 1)).then((p) => void peers.push(p)));
       } else if (name === 'opendkim+opendmarc') starts.push(startOpendkimOpendmarc(env('opendkim')).then((p) => void peers.push(p)));
       else if (name === 'rspamd') starts.push(startRspamd(env('rspamd')).then((p) => void peers.push(p)));
     }
@@ -208,13 +257,16 @@ async function main(): Promise<void> {
     for (const [k, v] of Object.entries(notRun)) log(`NOT RUN ${k}: ${v}`);
 
     log('warm-up: every corpus message once through every peer (fills DNS caches)');
+    const coldDns: Record<string, number> = {};
     for (const peer of peers) {
       let bad = 0;
+      const q0 = dns.queries();
       for (const x of prepared) {
         const o = await sendThroughChain(peer.chain, x.m, x.p).catch((e: Error) => ({ verdict: e.message, added: [] }));
         if (o.verdict !== 'c' && o.verdict !== 'a') bad++;
       }
-      log(`  ${peer.name}: ${prepared.length - bad}/${prepared.length} accepted`);
+      coldDns[peer.name] = ((dns.queries() - q0) / prepared.length) * 1000;
+      log(`  ${peer.name}: ${prepared.length - bad}/${prepared.length} accepted, ${fmt(coldDns[peer.name]!, 0)} DNS queries per 1,000 messages (cold cache)`);
     }
 
     const cells: CellResult[] = [];
@@ -223,10 +275,22 @@ async function main(): Promise<void> {
         if (workload === 'outbound-small' && sessions === 1) continue;
         for (const peer of peers) {
           const c = CELL[sessions];
-          const r = await runCell(peer, workload, byWorkload[workload], sessions, Math.ceil(c.count * scale), Math.ceil(c.capMs * scale));
+          const r = await runCell(peer, workload, byWorkload[workload], sessions, Math.ceil(c.count * scale), Math.ceil(c.capMs * scale), () => dns.queries());
           log(`  ${peer.name} ${workload} ×${sessions}: ${r.messages} msgs ${fmt(r.msgsPerSec)} msg/s p99 ${fmt(r.p99)} ms rss ${fmt(r.peakRssMiB)} MiB${r.errors ? ` errors ${r.errors} (${r.firstError})` : ''}`);
           cells.push(r);
         }
+      }
+    }
+
+    // Half load: each peer at half of its own best closed-loop rate for the workload.
+    const paced: PacedResult[] = [];
+    for (const workload of ['inbound', 'outbound'] as const) {
+      for (const peer of peers) {
+        const best = Math.max(...cells.filter((c) => c.peer === peer.name && c.workload === workload).map((c) => c.msgsPerSec));
+        if (!Number.isFinite(best) || best <= 0) continue;
+        const r = await runPaced(peer, workload, byWorkload[workload], best / 2, Math.ceil(10_000 * scale));
+        log(`  half load ${peer.name} ${workload}: ${fmt(r.targetPerSec)} msg/s offered, p50 ${fmt(r.p50, 2)} p99 ${fmt(r.p99, 2)} ms${r.errors ? ` errors ${r.errors}` : ''}`);
+        paced.push(r);
       }
     }
 
@@ -259,7 +323,7 @@ async function main(): Promise<void> {
             const batch = await Promise.all(Array.from({ length: 50 }, (_, k) => holdSession(peer.chain, prepared[(i + k) % prepared.length]!.m)));
             closers.push(...batch);
           }
-          const r = await runCell(peer, 'mixed', byWorkload.mixed, 50, Math.ceil(1000 * scale), Math.ceil(10_000 * scale));
+          const r = await runCell(peer, 'mixed', byWorkload.mixed, 50, Math.ceil(1000 * scale), Math.ceil(10_000 * scale), () => dns.queries());
           idleRows.push({ peer: peer.name, idle: idleN, active: 50, peakRssMiB: peakRssMiB(roots), msgsPerSec: r.msgsPerSec, p99: r.p99 });
           log(`  1000 sessions ${peer.name}: peak ${fmt(peakRssMiB(roots))} MiB, ${fmt(r.msgsPerSec)} msg/s while ${idleN} idle`);
         } catch (e) {
@@ -271,10 +335,10 @@ async function main(): Promise<void> {
     }
 
     const finished = new Date();
-    const report = renderMarkdown({ started, finished, machine, rsaSign, edSign, corpusInfo, cells, big, idleRows, notRun, scale });
+    const report = renderMarkdown({ started, finished, machine, rsaSign, edSign, corpusInfo, cells, coldDns, paced, big, idleRows, notRun, scale });
     process.stdout.write(report);
     const stamp = started.toISOString().replace(/[:.]/g, '-');
-    writeFileSync(join(resultsDir, `bench-${stamp}.json`), JSON.stringify({ started, finished, machine, ceiling: { rsa2048SignPerSecOneCore: rsaSign, ed25519SignPerSecOneCore: edSign }, corpus: corpusInfo, cells, big, idleRows, notRun, scale }, null, 2));
+    writeFileSync(join(resultsDir, `bench-${stamp}.json`), JSON.stringify({ started, finished, machine, ceiling: { rsa2048SignPerSecOneCore: rsaSign, ed25519SignPerSecOneCore: edSign }, corpus: corpusInfo, cells, coldDns, paced, big, idleRows, notRun, scale }, null, 2));
     writeFileSync(join(resultsDir, `bench-${stamp}.md`), report);
     writeFileSync(join(resultsDir, 'latest.md'), report);
     log(`written bench/results/bench-${stamp}.{json,md}`);
@@ -297,6 +361,8 @@ interface ReportData {
   edSign: number;
   corpusInfo: { messages: number; meanBytes: number; minBytes: number; maxBytes: number };
   cells: CellResult[];
+  coldDns: Record<string, number>;
+  paced: PacedResult[];
   big: { peer: string; direction: string; idleRssMiB: number; peakRssMiB: number; seconds: number; verdict: string }[];
   idleRows: { peer: string; idle: number; active: number; peakRssMiB: number; msgsPerSec: number; p99: number }[];
   notRun: Record<string, string>;
@@ -308,10 +374,20 @@ function renderMarkdown(d: ReportData): string {
   L.push(`## Benchmark ${d.started.toISOString().slice(0, 16).replace('T', ' ')} UTC (${Math.round((d.finished.getTime() - d.started.getTime()) / 1000)} s${d.scale !== 1 ? `, --quick ×${d.scale}` : ''})`, '');
   L.push(`Machine: ${d.machine.cores} cores (${d.machine.cpu}), ${d.machine.memoryGiB} GiB; Node ${d.machine.node}. Command: \`npm run bench\`.`, '');
   L.push(`Corpus: ${d.corpusInfo.messages} messages (half inbound, half outbound), ${d.corpusInfo.minBytes}–${d.corpusInfo.maxBytes} bytes, mean ${d.corpusInfo.meanBytes}.`, '');
-  L.push('| peer | workload | sessions | messages | msg/s | p50 ms | p99 ms | p99.9 ms | peak RSS MiB | peak PSS MiB | CPU s / 1000 msg | driver CPU s / 1000 | errors |');
-  L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const c of d.cells) L.push(`| ${c.peer} | ${c.workload} | ${c.sessions} | ${c.messages} | ${fmt(c.msgsPerSec)} | ${fmt(c.p50, 2)} | ${fmt(c.p99, 2)} | ${fmt(c.p999, 2)} | ${fmt(c.peakRssMiB)} | ${fmt(c.peakPssMiB)} | ${fmt(c.cpuPer1000, 2)} | ${fmt(c.driverCpuPer1000, 2)} | ${c.errors} |`);
+  L.push('| peer | workload | sessions | messages | msg/s | p50 ms | p99 ms | p99.9 ms | peak RSS MiB | peak PSS MiB | CPU s / 1000 msg | driver CPU s / 1000 | DNS q / 1000 msg | errors |');
+  L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const c of d.cells) L.push(`| ${c.peer} | ${c.workload} | ${c.sessions} | ${c.messages} | ${fmt(c.msgsPerSec)} | ${fmt(c.p50, 2)} | ${fmt(c.p99, 2)} | ${fmt(c.p999, 2)} | ${fmt(c.peakRssMiB)} | ${fmt(c.peakPssMiB)} | ${fmt(c.cpuPer1000, 2)} | ${fmt(c.driverCpuPer1000, 2)} | ${fmt(c.dnsPer1000, 0)} | ${c.errors} |`);
   L.push('');
+  if (Object.keys(d.coldDns).length) {
+    L.push(`DNS queries per 1,000 messages with a cold cache (the warm-up pass, all ${d.corpusInfo.messages} corpus messages once): ${Object.entries(d.coldDns).map(([p, q]) => `${p} ${fmt(q, 0)}`).join(', ')}.`, '');
+  }
+  if (d.paced.length) {
+    L.push('Half load (open loop: messages start at half the peer\'s own best msg/s for the workload, each on its own session, 10 s; warm DNS cache):', '');
+    L.push('| peer | workload | offered msg/s | achieved msg/s | p50 ms | p99 ms | p99.9 ms | errors |');
+    L.push('|---|---|---:|---:|---:|---:|---:|---:|');
+    for (const r of d.paced) L.push(`| ${r.peer} | ${r.workload} | ${fmt(r.targetPerSec)} | ${fmt(r.achievedPerSec)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.p999, 2)} | ${r.errors} |`);
+    L.push('');
+  }
   const cores = d.machine.cores;
   L.push(`Signing ceiling (openssl speed, one core × ${cores} cores): RSA-2048 ${fmt(d.rsaSign, 0)} × ${cores} = **${fmt(d.rsaSign * cores, 0)} sign/s**; Ed25519 ${fmt(d.edSign, 0)} × ${cores} = **${fmt(d.edSign * cores, 0)} sign/s**.`, '');
   L.push('| peer | workload | best msg/s (1 RSA-2048 signature each) | sessions | ratio to RSA-2048 ceiling |');

@@ -6,7 +6,7 @@
  */
 import type { DatabaseSync } from 'node:sqlite';
 import type { Logger } from 'winston';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Registry, collectDefaultMetrics } from 'prom-client';
 import { loadConfig } from '../config/load.ts';
 import type { ListenSpec } from '../config/schema.ts';
 import type { Config } from '../config/sections.ts';
@@ -43,6 +43,11 @@ export interface RuntimeOptions {
   readonly logStream?: NodeJS.WritableStream;
   readonly logger?: Logger;
   readonly now?: () => number;
+  /**
+   * Set in a node:cluster worker: the sockets are shared (the primary prepares them) and the
+   * metrics endpoint is the primary's, which collects this worker's registry over IPC.
+   */
+  readonly worker?: { readonly id: number };
 }
 
 export interface Runtime {
@@ -75,7 +80,8 @@ async function buildFactory(name: FilterName, deps: MailFilterDeps): Promise<Fil
 
 export async function startRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
   let { config } = await loadConfig(o.configPath);
-  const logger = o.logger ?? createLogger(config.log, o.logStream);
+  const baseLogger = o.logger ?? createLogger(config.log, o.logStream);
+  const logger = o.worker ? baseLogger.child({ worker: o.worker.id }) : baseLogger;
   const now = o.now ?? Date.now;
   const filterName = o.filter ?? 'mail';
   const registry = new Registry();
@@ -84,6 +90,10 @@ export async function startRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
   const makeResolver = (c: Config): Resolver => createResolver(resolverOptions(c.dns, o.dns ? { servers: o.dns } : {}));
   let resolver = makeResolver(config);
   registerDnsMetrics(registry, { stats: () => resolver.stats() });
+  if (o.worker) {
+    new AggregatorRegistry(); // installs the IPC listener that answers the primary
+    AggregatorRegistry.setRegistries([registry]);
+  }
 
   let db: DatabaseSync | undefined;
   let keySource: OpenedSigningKeySource | undefined;
@@ -110,8 +120,9 @@ export async function startRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
     config: sessionSettings(config.milter),
     socket: socketOptions(config.milter),
     maxSessions: config.milter.max_sessions,
+    sharedListen: Boolean(o.worker),
   });
-  const metricsEndpoint = config.metrics.listen ? await startMetricsEndpoint(registry, config.metrics.listen) : undefined;
+  const metricsEndpoint = config.metrics.listen && !o.worker ? await startMetricsEndpoint(registry, config.metrics.listen) : undefined;
   logger.info('mailanchor milter started', {
     listen: server.addresses,
     filter: filterName,
@@ -146,7 +157,7 @@ export async function startRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
         return false;
       }
       config = next;
-      logger.info('config reloaded', { sessions: server.activeSessions, note: 'listen, store and metrics changes need a restart' });
+      logger.info('config reloaded', { sessions: server.activeSessions, note: 'listen, workers, store and metrics changes need a restart' });
       return true;
     },
     async stop() {

@@ -17,6 +17,7 @@ import { describeObservation } from '../keys/lifecycle.ts';
 import { SqliteKeyStore } from '../keys/key-store.ts';
 import { parseKeyTable, readKeyFile } from '../keys/opendkim-import.ts';
 import { publisherFromConfig } from '../keys/publisher-from-config.ts';
+import { customerCnames } from '../keys/hosted.ts';
 import { observeKey, recordSet, rotateDomain, type DomainReport } from '../keys/rotate.ts';
 import { domainDefaults } from '../keys/config.ts';
 import { openDatabase } from '../store/database.ts';
@@ -35,6 +36,7 @@ const USAGE = `usage: mailanchor keys <list|status|rotate|generate|publish|retir
 function line(r: DomainReport, io: CliIo): void {
   io.stdout.write(`${r.domain}:${r.skipped ? ` skipped (${r.skipped})` : ''}${r.error ? ` ERROR ${r.error}` : ''}\n`);
   for (const a of r.actions) io.stdout.write(`  did: ${a}\n`);
+  for (const n of r.notes ?? []) io.stdout.write(`  waits: ${n}\n`);
   for (const k of r.keys.filter((x) => x.state !== 'removed')) {
     io.stdout.write(`  ${k.selector.padEnd(14)} ${k.algorithm.padEnd(15)} ${k.state.padEnd(9)} since ${new Date(k.since).toISOString()}${k.waiting ? `  — ${k.waiting}` : ''}\n`);
   }
@@ -110,6 +112,11 @@ export const run: CliCommand = async (argv, io) => {
       case 'status': {
         for (const d of selected) {
           io.stdout.write(`${d}:\n`);
+          const hosted = cfgFor(d).hosted;
+          if (hosted) {
+            io.stdout.write(`  hosted in ${hosted.target}; the customer's zone needs these CNAMEs (once):\n`);
+            for (const c of customerCnames(hosted, d, cfgFor(d).algorithms)) io.stdout.write(`    ${c}\n`);
+          }
           for (const k of store.list(d).filter((x) => x.state !== 'removed')) {
             const w = k.state === 'published' ? describeObservation(await observeKey(d, cfgFor(d), k, dns, 3000)) : k.state === 'active' ? `signing; rotation due ${new Date(k.stateSince + cfgFor(d).lifetime).toISOString()}` : '';
             io.stdout.write(`  ${k.selector.padEnd(14)} ${k.algorithm.padEnd(15)} ${k.state.padEnd(9)} since ${new Date(k.stateSince).toISOString()}${w ? `  — ${w}` : ''}\n`);

@@ -1,17 +1,22 @@
 /**
- * `mailanchor milter [--config FILE] [--listen SPEC]... [--dns HOST[:PORT]]... [--filter mail|test-header]`
- * Runs until SIGTERM/SIGINT (drain, exit 0); SIGHUP reloads the config and keys.
+ * `mailanchor milter [--config FILE] [--listen SPEC]... [--dns HOST[:PORT]]... [--filter mail|test-header] [--workers N]`
+ * Runs until SIGTERM/SIGINT (drain, exit 0); SIGHUP reloads the config and keys. With more
+ * than one worker (`milter.workers`, `--workers`) this process is the cluster primary and
+ * the same command runs again in each worker.
  */
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
-import { ConfigError, formatIssue } from '../config/load.ts';
+import { ConfigError, formatIssue, loadConfig } from '../config/load.ts';
 import { parseListenSpec, type ListenSpec } from '../config/schema.ts';
 import { parseDnsServer } from '../dns/config.ts';
 import type { DnsServer } from '../dns/types.ts';
 import { describeError } from '../errors.ts';
+import { reportListening, startPrimary, workerId } from '../app/cluster.ts';
 import { startRuntime, type FilterName } from '../app/runtime.ts';
+import { createLogger } from '../log/logger.ts';
 import type { CliCommand } from './io.ts';
 
-const USAGE = 'usage: mailanchor milter [--config FILE] [--listen inet:HOST:PORT|inet6:[ADDR]:PORT|unix:/path]... [--dns HOST[:PORT]]... [--filter mail|test-header]\n';
+const USAGE = 'usage: mailanchor milter [--config FILE] [--listen inet:HOST:PORT|inet6:[ADDR]:PORT|unix:/path]... [--dns HOST[:PORT]]... [--filter mail|test-header] [--workers N]\n';
 
 export const run: CliCommand = async (argv, io) => {
   let values;
@@ -23,6 +28,7 @@ export const run: CliCommand = async (argv, io) => {
         listen: { type: 'string', multiple: true },
         dns: { type: 'string', multiple: true },
         filter: { type: 'string' },
+        workers: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -57,22 +63,72 @@ export const run: CliCommand = async (argv, io) => {
     return 64;
   }
 
-  let runtime;
-  try {
-    runtime = await startRuntime({ ...(values.config ? { configPath: values.config } : {}), listen, dns, filter });
-  } catch (err) {
+  let workers: number | undefined;
+  if (values.workers !== undefined) {
+    workers = Number(values.workers);
+    if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
+      io.stderr.write(`mailanchor milter: --workers ${values.workers}: expected a whole number from 1 to 64\n`);
+      return 64;
+    }
+  }
+  const cannotStart = (err: unknown): number => {
     if (err instanceof ConfigError) io.stderr.write(`mailanchor milter: ${err.context['file'] as string}:\n${err.issues.map((i) => `  ${formatIssue(i)}`).join('\n')}\n`);
     else io.stderr.write(`mailanchor milter: cannot start: ${describeError(err).message}\n`);
     return 1;
+  };
+
+  if (cluster.isPrimary) {
+    let config;
+    try {
+      ({ config } = await loadConfig(values.config));
+    } catch (err) {
+      return cannotStart(err);
+    }
+    workers ??= config.milter.workers;
+    if (workers > 1) {
+      const logger = createLogger(config.log);
+      let primary;
+      try {
+        primary = await startPrimary({ config, workers, listen: listen.length ? listen : config.milter.listen, logger });
+      } catch (err) {
+        return cannotStart(err);
+      }
+      io.stdout.write(`mailanchor milter listening on ${primary.addresses.join(' ')} with ${workers} workers\n`);
+      return new Promise<number>((resolve) => {
+        const stop = (signal: string): void => {
+          logger.info('signal received', { signal });
+          primary.stop().then(() => resolve(0), (err: unknown) => {
+            io.stderr.write(`mailanchor milter: shutdown failed: ${describeError(err).message}\n`);
+            resolve(1);
+          });
+        };
+        process.on('SIGTERM', () => stop('SIGTERM'));
+        process.on('SIGINT', () => stop('SIGINT'));
+        process.on('SIGHUP', () => primary.reload());
+      });
+    }
   }
-  io.stdout.write(`mailanchor milter listening on ${runtime.server.addresses.join(' ')}\n`);
+
+  const worker = workerId();
+  let runtime;
+  try {
+    runtime = await startRuntime({ ...(values.config ? { configPath: values.config } : {}), listen, dns, filter, ...(worker !== undefined ? { worker: { id: worker } } : {}) });
+  } catch (err) {
+    return cannotStart(err);
+  }
+  if (worker !== undefined) reportListening(runtime.server.addresses);
+  else io.stdout.write(`mailanchor milter listening on ${runtime.server.addresses.join(' ')}\n`);
 
   return new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
       runtime.logger.info('signal received', { signal });
       process.off('SIGHUP', hup);
       runtime.stop().then(
-        () => resolve(0),
+        () => {
+          // A cluster worker's IPC channel would keep it alive; the primary waits for the exit.
+          if (worker !== undefined) process.disconnect?.();
+          resolve(0);
+        },
         (err: unknown) => {
           io.stderr.write(`mailanchor milter: shutdown failed: ${describeError(err).message}\n`);
           resolve(1);
@@ -80,8 +136,10 @@ export const run: CliCommand = async (argv, io) => {
       );
     };
     const hup = (): void => void runtime.reload();
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    // `on`, not `once`: under systemd a worker gets SIGTERM twice (the cgroup, then the
+    // primary); a second signal must not fall through to the default action and kill it.
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', hup);
   });
 };

@@ -27,65 +27,76 @@ export class BodyCanonicalizer {
   }
 
   write(chunk: Buffer): void {
-    // Worst case output: every byte plus held-back CRLFs.
+    // Output bound: each input byte yields at most two bytes (a bare LF becomes CRLF; a WSP
+    // run becomes one SP before the next byte), plus the empty lines held back earlier.
     const out = Buffer.allocUnsafe(chunk.length * 2 + this.#pendingEmpty * 2 + 4);
     let o = 0;
-    const content = (b: number): void => {
-      if (!this.#lineHasContent) {
-        if (this.#pendingEmpty) {
-          // Flush held-back empty lines: they were not trailing after all.
-          let need = this.#pendingEmpty * 2;
-          if (o + need > out.length - 2) {
-            this.#emit(out.subarray(0, o));
-            o = 0;
-          }
-          for (; need > 0; need -= 2) {
-            out[o++] = CR;
-            out[o++] = LF;
-          }
-          this.#pendingEmpty = 0;
-        }
-        this.#lineHasContent = true;
-      }
-      if (this.#pendingWsp) {
-        out[o++] = SP;
-        this.#pendingWsp = false;
-      }
-      out[o++] = b;
-      this.#anyContent = true;
-    };
-    for (let i = 0; i < chunk.length; i++) {
+    const n = chunk.length;
+    const relaxed = this.#relaxed;
+    let i = 0;
+    while (i < n) {
       const b = chunk[i]!;
       if (this.#sawCr) {
         this.#sawCr = false;
         if (b === LF) {
-          this.#pendingWsp = false; // relaxed: trailing WSP of a line is dropped
-          if (this.#lineHasContent) {
-            out[o++] = CR;
-            out[o++] = LF;
-          } else this.#pendingEmpty++;
-          this.#lineHasContent = false;
+          o = this.#lineEnd(out, o);
+          i++;
           continue;
         }
-        content(CR); // a bare CR is ordinary content
+        o = this.#beginContent(out, o);
+        out[o++] = CR; // a bare CR is ordinary content
       }
       if (b === CR) {
         this.#sawCr = true;
-      } else if (this.#relaxed && (b === SP || b === TAB)) {
-        this.#pendingWsp = true;
+        i++;
       } else if (b === LF) {
-        // A bare LF: treat as a line end, as verifiers do after SMTP normalisation.
-        this.#pendingWsp = false;
-        if (this.#lineHasContent) {
-          out[o++] = CR;
-          out[o++] = LF;
-        } else this.#pendingEmpty++;
-        this.#lineHasContent = false;
+        // A bare LF: a line end, as verifiers treat it after SMTP normalisation.
+        o = this.#lineEnd(out, o);
+        i++;
+      } else if (relaxed && (b === SP || b === TAB)) {
+        this.#pendingWsp = true;
+        i++;
       } else {
-        content(b);
+        // A run of ordinary bytes is copied in one go: the per-byte work is only the scan.
+        let j = i + 1;
+        if (relaxed) {
+          for (let c = chunk[j]; j < n && c !== CR && c !== LF && c !== SP && c !== TAB; c = chunk[++j]);
+        } else {
+          for (let c = chunk[j]; j < n && c !== CR && c !== LF; c = chunk[++j]);
+        }
+        o = this.#beginContent(out, o);
+        o += chunk.copy(out, o, i, j);
+        i = j;
       }
     }
     if (o) this.#emit(out.subarray(0, o));
+  }
+
+  /** Before content bytes: held-back empty lines were not trailing after all; a WSP run is one SP. */
+  #beginContent(out: Buffer, o: number): number {
+    if (!this.#lineHasContent) {
+      for (; this.#pendingEmpty > 0; this.#pendingEmpty--) {
+        out[o++] = CR;
+        out[o++] = LF;
+      }
+      this.#lineHasContent = true;
+    }
+    if (this.#pendingWsp) {
+      out[o++] = SP;
+      this.#pendingWsp = false;
+    }
+    this.#anyContent = true;
+    return o;
+  }
+
+  #lineEnd(out: Buffer, o: number): number {
+    this.#pendingWsp = false; // relaxed: trailing WSP of a line is dropped
+    if (this.#lineHasContent) {
+      out[o++] = CR;
+      out[o++] = LF;
+    } else this.#pendingEmpty++;
+    this.#lineHasContent = false;
+    return o;
   }
 
   end(): void {

@@ -3,7 +3,7 @@
  * while the body streams (one hash per canonicalisation, shared by all keys); the header
  * hash at end of message from the byte-exact header values the milter received.
  */
-import { createHash, sign, type Hash } from 'node:crypto';
+import { createHash, sign, type Hash, type KeyObject } from 'node:crypto';
 import type { SigningKey } from '../keys/signing-keys.ts';
 import { BodyCanonicalizer, canonicalHeader, type Canon } from './canonicalize.ts';
 
@@ -121,9 +121,14 @@ export interface SignRequest {
 /**
  * The DKIM-Signature header value (after the colon, without the leading space; CRLF
  * folding). Signed as if inserted with one space after the colon, which is how the milter
- * session inserts it.
+ * session inserts it. The private-key operation runs on libuv's thread pool (the callback
+ * form of `crypto.sign`), so signing uses the other cores instead of blocking every session.
  */
-export function signMessage(r: SignRequest): string {
+function signAsync(algorithm: string | null, data: Buffer, key: KeyObject): Promise<Buffer> {
+  return new Promise((resolve, reject) => sign(algorithm, data, key, (err, sig) => (err ? reject(err) : resolve(sig))));
+}
+
+export async function signMessage(r: SignRequest): Promise<string> {
   const [hc] = r.canonicalization.split('/') as [Canon, Canon];
   const h = headerList(r.headers, r.signHeaders);
   const tags = [
@@ -142,7 +147,7 @@ export function signMessage(r: SignRequest): string {
   const input = Buffer.from(data, 'latin1');
   const signature =
     r.key.algorithm === 'ed25519-sha256'
-      ? sign(null, createHash('sha256').update(input).digest(), r.key.privateKey) // RFC 8463 §3: Ed25519 over the SHA-256 hash
-      : sign('sha256', input, r.key.privateKey);
+      ? await signAsync(null, createHash('sha256').update(input).digest(), r.key.privateKey) // RFC 8463 §3: Ed25519 over the SHA-256 hash
+      : await signAsync('sha256', input, r.key.privateKey);
   return `${head}${foldValue(signature.toString('base64'), 78 - 10)}`;
 }

@@ -1,5 +1,5 @@
 /** The `keys:` section: which domains have DKIM keys, how they rotate and how they are published. */
-import { duration, hostPort, int, list, object, oneOf, optional, record, str, withDefault, domain, type Infer } from '../config/schema.ts';
+import { duration, hostPort, int, list, object, oneOf, optional, record, required, str, withDefault, domain, type Infer } from '../config/schema.ts';
 
 const publisher = object({
   /** zone-file: fragment for $INCLUDE + reload; rfc2136: UPDATE with TSIG; hook: JSON on stdin; manual: print and wait. */
@@ -34,6 +34,19 @@ const domainKeys = object({
   /** Authoritative servers to check, HOST[:PORT] (hidden primaries); default: the zone's NS records. */
   nameservers: withDefault(list(hostPort(53)), () => []),
   publisher: withDefault(publisher, () => publisher({}, 'publisher', [])),
+  /**
+   * A hosted domain (its zone is not ours): the customer CNAMEs two fixed selectors per
+   * algorithm into `target`, a zone we publish to (docs/keys.md). `nameservers` and
+   * `publisher` then concern the target zone.
+   */
+  hosted: optional(
+    object({
+      target: required(domain()),
+      selector_prefix: withDefault(str({ pattern: /^[a-z0-9]([a-z0-9-]{0,50}[a-z0-9])?$/i, hint: 'a DNS label (letters, digits, hyphens)' }), () => 'ma'),
+      /** The customer zone's authoritative servers, to check its CNAMEs; default: its NS records. */
+      customer_nameservers: withDefault(list(hostPort(53)), () => []),
+    }),
+  ),
 });
 
 export const keysSection = object({

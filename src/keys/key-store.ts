@@ -5,6 +5,7 @@
  */
 import type { DatabaseSync } from 'node:sqlite';
 import { migrate, transaction } from '../store/database.ts';
+import { KeystoreError } from './errors.ts';
 import type { KeyState } from './lifecycle.ts';
 import type { DkimAlgorithm } from './signing-keys.ts';
 
@@ -29,7 +30,11 @@ export interface KeyChange {
 }
 
 export interface KeyStore {
-  insert(key: Omit<StoredKey, 'stateSince' | 'seenEverywhereAt'>): void;
+  /**
+   * Stores a new key. `replacingRemoved`: the id of a `removed` key whose selector it takes
+   * (hosted domains reuse two fixed selectors); that row goes in the same transaction.
+   */
+  insert(key: Omit<StoredKey, 'stateSince' | 'seenEverywhereAt'>, options?: { readonly replacingRemoved?: string }): void;
   list(domain?: string): StoredKey[];
   setState(id: string, state: KeyState, at: number): void;
   /** All changes or none (one transaction): e.g. activate the new key and retire the old. */
@@ -47,7 +52,8 @@ const STEPS = [
      id TEXT PRIMARY KEY, domain TEXT NOT NULL, selector TEXT NOT NULL, algorithm TEXT NOT NULL,
      state TEXT NOT NULL, state_since INTEGER NOT NULL, seen_everywhere_at INTEGER,
      created_at INTEGER NOT NULL, private_key_pem TEXT NOT NULL, public_key_pem TEXT NOT NULL,
-     -- A selector is never reused for a different key, even after removal (rows are kept).
+     -- A selector is never reused for a different key while a row for it exists; rows are
+     -- kept after removal, except that a hosted domain's fixed selector replaces its removed row.
      UNIQUE (domain, selector))`,
   `CREATE TABLE key_leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
 ];
@@ -66,8 +72,12 @@ export class SqliteKeyStore implements KeyStore {
     migrate(db, 'keys', STEPS);
   }
 
-  insert(key: Omit<StoredKey, 'stateSince' | 'seenEverywhereAt'>): void {
+  insert(key: Omit<StoredKey, 'stateSince' | 'seenEverywhereAt'>, options: { readonly replacingRemoved?: string } = {}): void {
     transaction(this.#db, () => {
+      if (options.replacingRemoved !== undefined) {
+        const r = this.#db.prepare("DELETE FROM dkim_keys WHERE id = ? AND state = 'removed'").run(options.replacingRemoved);
+        if (r.changes !== 1) throw new KeystoreError('selector-in-use', `key ${options.replacingRemoved} is not a removed key; its selector cannot be reused`, { id: options.replacingRemoved });
+      }
       this.#db
         .prepare(`INSERT INTO dkim_keys (id, domain, selector, algorithm, state, state_since, created_at, private_key_pem, public_key_pem)
                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)

@@ -18,6 +18,7 @@ import type { DnsRecord } from '../publish/zone-fragment.ts';
 import type { DomainKeysConfig } from './config.ts';
 import { dkimRecordForKey, dkimRecordValue, splitTxt } from './dkim-record.ts';
 import { generateKey, nextSelector } from './generate.ts';
+import { freeHostedSelector, hostedTargetName } from './hosted.ts';
 import type { KeyChange, KeyStore, StoredKey } from './key-store.ts';
 import { decide, type KeyState, type LifecycleAction, type PublicationObservation, type ServerObservation } from './lifecycle.ts';
 
@@ -47,6 +48,8 @@ export interface DomainReport {
   readonly keys: readonly KeyStatus[];
   readonly error?: string;
   readonly skipped?: string;
+  /** Things that hold the domain up and are not one key's state (e.g. no free hosted selector). */
+  readonly notes?: readonly string[];
 }
 
 const LEASE_MS = 10 * 60_000;
@@ -68,6 +71,12 @@ export function staleHolder(holder: string): boolean {
 
 export const recordName = (domain: string, selector: string): string => `${selector}._domainkey.${domain}`;
 
+/** Where we publish a key's TXT record: under the domain, or for a hosted domain in the target zone. */
+export function publishedName(domain: string, cfg: DomainKeysConfig, selector: string): { zone: string; name: string } {
+  if (cfg.hosted) return { zone: cfg.hosted.target, name: hostedTargetName(cfg.hosted, domain, selector) };
+  return { zone: cfg.zone ?? domain, name: recordName(domain, selector) };
+}
+
 /** The value DNS must serve for a key in `state` (revoked: empty p=, RFC 6376 §3.6.1). */
 export function wantedValue(k: StoredKey, state: KeyState): string | undefined {
   if (state === 'published' || state === 'active' || state === 'retired') return dkimRecordForKey(k.algorithm, k.publicKeyPem);
@@ -77,11 +86,43 @@ export function wantedValue(k: StoredKey, state: KeyState): string | undefined {
 
 /** What the authoritative servers serve for one key's record, against the value wanted. */
 export async function observeKey(domain: string, cfg: DomainKeysConfig, key: StoredKey, dns: DnsLookup, timeoutMs: number): Promise<PublicationObservation> {
-  const expected = wantedValue(key, 'published')!;
+  const txt = await observeTxt(domain, cfg, key, dns, timeoutMs);
+  if (!cfg.hosted) return txt;
+  // A hosted key is usable only once the customer's CNAME leads verifiers to it.
+  return { servers: [...txt.servers, ...(await observeCustomerCname(domain, cfg, key.selector, dns, timeoutMs))], ttlSeconds: txt.ttlSeconds };
+}
+
+/** The customer's `<selector>._domainkey.<domain>` on each of its authoritative servers: a CNAME to our target name? */
+async function observeCustomerCname(domain: string, cfg: DomainKeysConfig, selector: string, dns: DnsLookup, timeoutMs: number): Promise<ServerObservation[]> {
+  const hosted = cfg.hosted!;
   const zone = cfg.zone ?? domain;
+  const name = recordName(domain, selector);
+  const target = hostedTargetName(hosted, domain, selector);
+  const fix = `the customer must publish ${name}. CNAME ${target}.`;
+  const servers: DnsServer[] = hosted.customer_nameservers.map((s) => ({ host: s.host, port: s.port }));
+  try {
+    const obs = await observeZone(zone, name, 'CNAME', servers.length ? { servers } : { lookup: dns }, { timeoutMs, attempts: 1 });
+    const list: ServerObservation[] = obs.observations.map((o) => {
+      const server = `${o.server} (customer zone ${zone})`;
+      if (!o.ok) return { server, status: 'error', detail: o.error.code === 'TIMEOUT' ? 'timeout' : o.error.message };
+      const targets = o.answer.records.map((r) => r.toLowerCase().replace(/\.$/, ''));
+      if (targets.includes(target)) return { server, status: 'match' };
+      if (targets.length === 0) return { server, status: 'missing', detail: `customer CNAME missing: ${fix}` };
+      return { server, status: 'mismatch', detail: `customer CNAME points to ${targets.join(', ')}: ${fix}` };
+    });
+    for (const p of obs.problems) list.push({ server: p.nameserver, status: 'error', detail: p.error.message });
+    return list;
+  } catch (err) {
+    return [{ server: zone, status: 'error', detail: `customer zone: ${describeError(err).message}` }];
+  }
+}
+
+async function observeTxt(domain: string, cfg: DomainKeysConfig, key: StoredKey, dns: DnsLookup, timeoutMs: number): Promise<PublicationObservation> {
+  const expected = wantedValue(key, 'published')!;
+  const { zone, name } = publishedName(domain, cfg, key.selector);
   const servers: DnsServer[] = cfg.nameservers.map((s) => ({ host: s.host, port: s.port }));
   try {
-    const obs = await observeZone(zone, recordName(domain, key.selector), 'TXT', servers.length ? { servers } : { lookup: dns }, { timeoutMs, attempts: 1 });
+    const obs = await observeZone(zone, name, 'TXT', servers.length ? { servers } : { lookup: dns }, { timeoutMs, attempts: 1 });
     let ttl = 0;
     const list: ServerObservation[] = obs.observations.map((o) => {
       if (!o.ok) return { server: o.server, status: 'error', detail: o.error.code === 'TIMEOUT' ? 'timeout' : o.error.message };
@@ -106,11 +147,12 @@ export function recordSet(domain: string, cfg: DomainKeysConfig, keys: readonly 
   for (const k of keys) {
     const state = target.get(k.id) ?? k.state;
     if (k.state === 'removed' && state === 'removed') continue; // long gone: not ours to touch any more
-    names.push(recordName(domain, k.selector));
+    const { name } = publishedName(domain, cfg, k.selector);
+    names.push(name);
     const value = wantedValue(k, state);
-    if (value !== undefined) records.push({ name: recordName(domain, k.selector), type: 'TXT', ttl, data: splitTxt(value) });
+    if (value !== undefined) records.push({ name, type: 'TXT', ttl, data: splitTxt(value) });
   }
-  return { zone: cfg.zone ?? domain, owner: `dkim:${domain}`, names, records };
+  return { zone: publishedName(domain, cfg, '_').zone, owner: `dkim:${domain}`, names, records };
 }
 
 const TARGET: Partial<Record<LifecycleAction['type'], KeyState>> = {
@@ -129,6 +171,7 @@ export async function rotateDomain(domain: string, cfg: DomainKeysConfig, deps: 
     return { domain, actions: [], keys: statusOf(deps.store.list(domain), new Map()), skipped: 'another rotation holds the lease; nothing done' };
   }
   const done: string[] = [];
+  const notes: string[] = [];
   try {
     const policy = { lifetimeMs: cfg.lifetime, retirePeriodMs: cfg.retire_period, ttlMarginMs: cfg.ttl_margin, recordTtlSeconds: Math.round(cfg.ttl / 1000) };
     let waiting = new Map<string, string>();
@@ -149,15 +192,29 @@ export async function rotateDomain(domain: string, cfg: DomainKeysConfig, deps: 
       }
       // (1) New keys: stored as `generated` — neither published nor used yet, so safe at any moment.
       const taken = new Set(all.map((k) => k.selector));
+      let generated = 0;
       for (const algorithm of generate) {
+        let selector: string;
+        let replacingRemoved: string | undefined;
+        if (cfg.hosted) {
+          const free = freeHostedSelector(cfg.hosted, algorithm, all.filter((k) => k.algorithm === algorithm));
+          if (free === undefined) {
+            if (pass === 0) notes.push(`${algorithm}: both hosted selectors hold live keys; the next key waits until the older one is removed`);
+            continue;
+          }
+          selector = free;
+          replacingRemoved = all.find((k) => k.selector === free && k.state === 'removed')?.id;
+        } else {
+          selector = nextSelector(algorithm, now, taken);
+        }
         const g = generateKey(algorithm, cfg.rsa_bits);
         if (g.warning) deps.logger.warn('key generated with a warning', { domain, warning: g.warning });
-        const selector = nextSelector(algorithm, now, taken);
         taken.add(selector);
-        deps.store.insert({ id: randomUUID(), domain, selector, algorithm, state: 'generated', createdAt: now, privateKeyPem: g.privateKeyPem, publicKeyPem: g.publicKeyPem });
+        deps.store.insert({ id: randomUUID(), domain, selector, algorithm, state: 'generated', createdAt: now, privateKeyPem: g.privateKeyPem, publicKeyPem: g.publicKeyPem }, replacingRemoved ? { replacingRemoved } : {});
         done.push(`generated ${algorithm} ${selector}`);
+        generated++;
       }
-      if (generate.length) deps.checkpoint?.('after-generate');
+      if (generated) deps.checkpoint?.('after-generate');
 
       const target = new Map<string, KeyState>();
       const changes: KeyChange[] = [];
@@ -182,10 +239,11 @@ export async function rotateDomain(domain: string, cfg: DomainKeysConfig, deps: 
         const byId = new Map(all.map((k) => [k.id, k]));
         for (const [id, state] of target) done.push(`${byId.get(id)?.selector ?? id} → ${state}`);
       }
-      if (generate.length === 0) break;
+      if (generated === 0) break;
     }
     for (const line of done) deps.logger.info('key rotation', { domain, action: line });
-    return { domain, actions: done, keys: statusOf(deps.store.list(domain), waiting) };
+    for (const note of notes) deps.logger.warn('key rotation waits', { domain, note });
+    return { domain, actions: done, keys: statusOf(deps.store.list(domain), waiting), ...(notes.length ? { notes } : {}) };
   } catch (err) {
     const e = describeError(err);
     deps.logger.error('key rotation failed; nothing past the failing step was changed', { domain, ...e });

@@ -1,6 +1,6 @@
 /** The Prometheus endpoint: GET /metrics on the configured address, nothing else. */
 import { createServer, type Server } from 'node:http';
-import type { Registry } from 'prom-client';
+
 import { MailanchorError } from '../errors.ts';
 
 export class MetricsError extends MailanchorError<'listen-failed'> {}
@@ -10,7 +10,13 @@ export interface MetricsEndpoint {
   close(): Promise<void>;
 }
 
-export async function startMetricsEndpoint(registry: Registry, listen: { host: string; port: number }): Promise<MetricsEndpoint> {
+/** A Registry, or a cluster primary's view that aggregates its workers' registries. */
+export interface MetricsSource {
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
+
+export async function startMetricsEndpoint(registry: MetricsSource, listen: { host: string; port: number }): Promise<MetricsEndpoint> {
   const server: Server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

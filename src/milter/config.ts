@@ -18,6 +18,12 @@ export const milterSection = object({
   drain_timeout: withDefault(duration(), () => 30_000),
   on_filter_error: withDefault(oneOf(['tempfail', 'accept'] as const), () => 'tempfail' as const),
   log_protocol: withDefault(bool(), () => false),
+  /**
+   * Worker processes sharing the listening sockets (node:cluster). One process uses one core
+   * for mailauth's JavaScript; set this to the number of cores on a busy MX. Each worker has
+   * its own DNS cache and at most max_sessions connections.
+   */
+  workers: withDefault(int({ min: 1, max: 64 }), () => 1),
 });
 
 export type MilterConfig = Infer<typeof milterSection>;

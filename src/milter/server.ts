@@ -24,6 +24,8 @@ export interface MilterServerOptions {
   readonly socket?: { readonly mode?: number; readonly owner?: string; readonly group?: string };
   /** Connections over this are refused at once (Postfix then applies milter_default_action). */
   readonly maxSessions?: number;
+  /** A node:cluster worker: the primary prepares and removes unix socket files. */
+  readonly sharedListen?: boolean;
 }
 
 export interface MilterServer {
@@ -110,10 +112,12 @@ export async function startMilterServer(o: MilterServerOptions): Promise<MilterS
       const server = createServer({ pauseOnConnect: false }, onConnection);
       server.on('error', (err) => o.logger.error('milter listener error', describeError(err)));
       if (spec.kind === 'unix') {
-        await removeStaleSocket(spec.path);
+        // A cluster worker shares a socket its primary prepared: another worker may already be
+        // listening on it, so it neither replaces nor (at close) removes the file.
+        if (!o.sharedListen) await removeStaleSocket(spec.path);
         await listen(server, { path: spec.path }, `unix:${spec.path}`);
         await applySocketPermissions(spec.path, o.socket);
-        unixPaths.push(spec.path);
+        if (!o.sharedListen) unixPaths.push(spec.path);
         addresses.push(`unix:${spec.path}`);
       } else {
         await listen(server, { host: spec.host, port: spec.port }, `${spec.host}:${spec.port}`);
@@ -169,7 +173,7 @@ function listen(server: Server, opts: { path: string } | { host: string; port: n
 }
 
 /** A socket file left by a crash is replaced; one that something still answers on is not. */
-async function removeStaleSocket(path: string): Promise<void> {
+export async function removeStaleSocket(path: string): Promise<void> {
   const st = await lstat(path).catch(() => undefined);
   if (!st) return;
   if (!st.isSocket()) throw new MilterListenError('socket-in-use', `${path} exists and is not a socket; refusing to replace it`, { path });

@@ -59,7 +59,7 @@ class OutboundFilter implements MilterFilter {
     return { kind: 'continue' };
   }
 
-  endOfMessage(): EndOfMessageResult {
+  async endOfMessage(): Promise<EndOfMessageResult> {
     const unsigned = (why: string): EndOfMessageResult => {
       this.#log.info('not signed', { reason: why });
       return { verdict: { kind: 'continue' }, modifications: [], summary: { direction: 'outbound', signed: 'no', reason: why } };
@@ -80,12 +80,10 @@ class OutboundFilter implements MilterFilter {
     if (!choice) return unsigned(`no active key for ${author.domain}`);
     const bodyHash = this.#hasher.digest();
     const timestamp = Math.floor(this.#deps.now() / 1000);
-    const modifications: Modification[] = choice.keys.map((key) => ({
-      kind: 'insert-header',
-      index: 0,
-      name: 'DKIM-Signature',
-      value: signMessage({ key, headers: this.#headers, bodyHash, canonicalization: this.#cfg.canonicalization as Canonicalization, signHeaders: this.#cfg.headers, timestamp }),
-    }));
+    const values = await Promise.all(
+      choice.keys.map((key) => signMessage({ key, headers: this.#headers, bodyHash, canonicalization: this.#cfg.canonicalization as Canonicalization, signHeaders: this.#cfg.headers, timestamp })),
+    );
+    const modifications: Modification[] = values.map((value) => ({ kind: 'insert-header', index: 0, name: 'DKIM-Signature', value }));
     return {
       verdict: { kind: 'continue' },
       modifications,

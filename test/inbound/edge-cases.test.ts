@@ -2,16 +2,19 @@
  * The inbound filter on hostile and odd input, with real mailauth and Knot: an l= signature
  * with text appended, more signatures than the cap, garbage DKIM-Signature tags, a 16 MB body
  * that is one long line in 64 KB chunks, SPF permerror, a non-ASCII From. Each gets the
- * verdict the RFCs prescribe, never an exception that drops the session.
+ * verdict the RFCs prescribe, never an exception that drops the session. Also the RFC 8463
+ * (Ed25519) example message and keys, verified and re-signed by our signer.
  */
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createPrivateKey } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { decodeConfig } from '../../src/config/load.ts';
+import { BodyHasher, signMessage } from '../../src/dkim/sign.ts';
 import { createResolver } from '../../src/dns/resolver.ts';
 import { createInboundFilterFactory } from '../../src/inbound/filter.ts';
 import { MilterClient, sendMessage, type ClientModification } from '../../src/milter/mta-client.ts';
@@ -43,6 +46,17 @@ test.before(async () => {
       { name: 'edge.test', records: [`@ IN TXT "v=spf1 -all"`, '_dmarc IN TXT "v=DMARC1; p=none"', `k1._domainkey IN TXT ${key.zoneTxt}`].join('\n') },
       { name: 'broken.test', records: ['@ IN TXT "v=spf1 ip4:192.0.2.0/33 bogus:x -all"'].join('\n') },
       { name: '2.0.192.in-addr.arpa', records: '' },
+      // The RFC's names: DMARC's tree walk needs NXDOMAIN up to `com`, not REFUSED (a temperror).
+      { name: 'com', records: '' },
+      { name: 'example.com', records: '' },
+      // RFC 8463 Appendix A.2, the keys of the example
+      {
+        name: 'football.example.com',
+        records: [
+          'brisbane._domainkey IN TXT "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="',
+          'test._domainkey IN TXT "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB"',
+        ].join('\n'),
+      },
     ],
   });
   const { config } = decodeConfig({ inbound: { authserv_id: ID, max_signatures: 3 }, outbound: { trusted_networks: [] } });
@@ -61,9 +75,9 @@ test.after.always(async () => {
 const base = (from: string, body = 'Hello.\r\n'): Buffer =>
   Buffer.from(`From: <${from}>\r\nTo: bob@anchor.test\r\nSubject: edge\r\nDate: Sun, 22 Nov 2026 12:00:00 +0000\r\nMessage-ID: <${Math.random()}@x>\r\n\r\n${body}`, 'latin1');
 
-async function deliver(raw: Buffer, from: string) {
+async function deliver(raw: Buffer, from: string, via: MilterServer = server) {
   const { headers, body } = splitMessage(raw);
-  const c = await MilterClient.connect(server.addresses[0]!);
+  const c = await MilterClient.connect(via.addresses[0]!);
   await c.negotiate();
   const r = await sendMessage(c, { client: { hostname: 'x', address: IP }, helo: 'mail.edge.test', from, rcpts: ['bob@anchor.test'], headers, body, macros: { connect: { j: ID } } });
   c.quit();
@@ -123,4 +137,62 @@ it('SPF syntax error: spf=permerror; a non-ASCII From does not break the header'
   const u = await deliver(utf, 'j\xc3\xbcrgen@edge.test');
   t.is(u.reply?.kind, 'continue');
   t.regex(u.ar, /^ mx\.anchor\.test;/);
+});
+
+const RFC8463_MESSAGE = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'dkim', 'rfc8463-a3.eml'));
+/** RFC 8463 A.1: the Ed25519 private key is RFC 8032 §7.1 test 1's secret key (a 32-byte seed). */
+const RFC8463_ED25519 = createPrivateKey({
+  key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from('nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=', 'base64')]),
+  format: 'der',
+  type: 'pkcs8',
+});
+
+it('RFC 8463 A.3: the example message verifies, Ed25519 and RSA, against the RFC\'s DNS records', async (t) => {
+  const r = await deliver(RFC8463_MESSAGE, 'joe@football.example.com');
+  // The example's signatures carry i=, so mailauth names header.i rather than header.d.
+  t.regex(r.ar, /dkim=pass header\.i=@football\.example\.com header\.s=brisbane header\.a=ed25519-sha256/);
+  t.regex(r.ar, /dkim=pass[^;]*header\.s=test[^;]*header\.a=rsa-sha256/);
+  const tampered = Buffer.from(RFC8463_MESSAGE.toString('latin1').replace('Are you hungry yet?', 'Are you hungry now?'), 'latin1');
+  t.notRegex((await deliver(tampered, 'joe@football.example.com')).ar, /dkim=pass/);
+});
+
+it('RFC 8463: our signer with the RFC\'s Ed25519 key gives the RFC\'s body hash and a signature that verifies', async (t) => {
+  const { headers, body } = splitMessage(RFC8463_MESSAGE);
+  const hasher = new BodyHasher('simple');
+  hasher.write(body);
+  const bh = hasher.digest();
+  t.is(bh, '4bLNXImK9drULnmePzZNEBleUanJCX5PIsDIFoH4KTQ=', 'bh= of RFC 8463 A.3');
+  const unsigned = headers.filter(([n]) => n.toLowerCase() !== 'dkim-signature');
+  const value = await signMessage({
+    key: { id: 'rfc8463', domain: 'football.example.com', selector: 'brisbane', algorithm: 'ed25519-sha256', privateKey: RFC8463_ED25519 },
+    headers: unsigned,
+    bodyHash: bh,
+    canonicalization: 'relaxed/simple',
+    signHeaders: ['from', 'to', 'subject', 'date', 'message-id'],
+    timestamp: 1_795_000_000,
+  });
+  const raw = Buffer.concat([Buffer.from(`DKIM-Signature: ${value}\r\n${unsigned.map(([n, v]) => `${n}:${v.replace(/\n/g, '\r\n')}\r\n`).join('')}\r\n`, 'latin1'), body]);
+  const r = await deliver(raw, 'joe@football.example.com');
+  t.regex(r.ar, /dkim=pass[^;]*header\.s=brisbane[^;]*header\.a=ed25519-sha256/);
+});
+
+it('DNS down with on_temperror = accept: spf, dkim and dmarc say temperror in the header; the mail goes on', async (t) => {
+  const { config } = decodeConfig({ inbound: { authserv_id: ID, on_temperror: 'accept', iprev: false }, outbound: { trusted_networks: [] } });
+  const accepting = await startMilterServer({
+    listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }],
+    factory: createInboundFilterFactory({ config, logger, metrics: new Registry(), dns: createResolver({ servers: [knot.server], timeoutMs: 300, attempts: 1 }), db: undefined, keys: { activeKeys: () => [], assertHealthy: () => undefined }, now: Date.now }),
+    logger,
+  });
+  const signed = await dkimsign(base('alice@edge.test'), 'edge.test', key);
+  knot.freeze();
+  try {
+    const r = await deliver(signed, 'alice@edge.test', accepting);
+    t.is(r.reply?.kind, 'continue');
+    t.regex(r.ar, /dkim=temperror/);
+    t.regex(r.ar, /spf=temperror/);
+    t.regex(r.ar, /dmarc=temperror/);
+  } finally {
+    knot.thaw();
+    await accepting.close({ drainMs: 100 });
+  }
 });
