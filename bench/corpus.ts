@@ -17,6 +17,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { dkimSign } from 'mailauth/lib/dkim/sign.js';
+import { prng } from '../test/support/prng.ts';
 
 /** Our own domain: outbound mail is From this domain; inbound mail is addressed to it. */
 export const OUR_DOMAIN = 'mailanchor.example';
@@ -63,18 +64,6 @@ export interface Corpus {
   readonly keys: readonly DomainKeys[];
   /** Where the PEM files live (`<domain>.<selector>.key`), for peers that read key files. */
   readonly keysDir: string;
-}
-
-/** mulberry32: small, fast, good enough to make text; seeded so the corpus is reproducible. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Keys for every domain, made once and kept as PEM files in `dir`. */

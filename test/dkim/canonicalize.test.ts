@@ -5,6 +5,7 @@
  */
 import test from 'ava';
 import { BodyCanonicalizer, type Canon } from '../../src/dkim/canonicalize.ts';
+import { prng } from '../support/prng.ts';
 
 /** Whole-body reference. A bare LF is a line end (as after SMTP); a bare CR is content. */
 function reference(body: string, canon: Canon): string {
@@ -27,17 +28,6 @@ function streamed(body: Buffer, canon: Canon, cut: () => number): string {
   }
   c.end();
   return Buffer.concat(out).toString('latin1');
-}
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const PIECES = ['a', 'bc', 'xyz', ' ', '  ', '\t', ' \t ', '\r', '\n', '\r\n', '\r\n\r\n', '\xe9'];
