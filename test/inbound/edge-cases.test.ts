@@ -176,13 +176,30 @@ it('RFC 8463: our signer with the RFC\'s Ed25519 key gives the RFC\'s body hash 
   t.regex(r.ar, /dkim=pass[^;]*header\.s=brisbane[^;]*header\.a=ed25519-sha256/);
 });
 
-it('DNS down with on_temperror = accept: spf, dkim and dmarc say temperror in the header; the mail goes on', async (t) => {
-  const { config } = decodeConfig({ inbound: { authserv_id: ID, on_temperror: 'accept', iprev: false }, outbound: { trusted_networks: [] } });
-  const accepting = await startMilterServer({
+/** A second milter with other inbound settings, on the same Knot, with a cold cache. */
+function startWith(inbound: Record<string, unknown>): Promise<MilterServer> {
+  const { config } = decodeConfig({ inbound: { authserv_id: ID, ...inbound }, outbound: { trusted_networks: [] } });
+  return startMilterServer({
     listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }],
     factory: createInboundFilterFactory({ config, logger, metrics: new Registry(), dns: createResolver({ servers: [knot.server], timeoutMs: 300, attempts: 1 }), db: undefined, keys: { activeKeys: () => [], assertHealthy: () => undefined }, now: Date.now }),
     logger,
   });
+}
+
+it('several From authors with multiple_from = accept: dmarc=permerror in the header, delivered', async (t) => {
+  const accepting = await startWith({ multiple_from: 'accept' });
+  try {
+    const raw = Buffer.concat([Buffer.from('From: <mallory@evil.test>\r\n'), base('alice@edge.test')]);
+    const r = await deliver(raw, 'alice@edge.test', accepting);
+    t.is(r.reply?.kind, 'continue');
+    t.regex(r.ar, /dmarc=permerror \(several From authors\)/);
+  } finally {
+    await accepting.close({ drainMs: 100 });
+  }
+});
+
+it('DNS down with on_temperror = accept: spf, dkim and dmarc say temperror in the header; the mail goes on', async (t) => {
+  const accepting = await startWith({ on_temperror: 'accept', iprev: false });
   const signed = await dkimsign(base('alice@edge.test'), 'edge.test', key);
   knot.freeze();
   try {

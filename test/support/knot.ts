@@ -53,8 +53,13 @@ export interface KnotOptions {
   readonly zones: readonly KnotZoneSpec[];
   /** TSIG keys accepted for updates. Default: one fresh random hmac-sha256 key. */
   readonly tsigKeys?: readonly { name: string; algorithm: TsigAlgorithm; secret?: string }[];
-  /** Port on 127.0.0.1; default `freePort()`. */
+  /** Port; default `freePort()`. */
   readonly port?: number;
+  /**
+   * Loopback address to listen on; default 127.0.0.1. Another 127.x.y.z with port 53 serves
+   * programs that cannot be given a port (libunbound forwarders, resolv.conf).
+   */
+  readonly host?: string;
   /** Also listen on [::1] at the same port (see `serverV6`). Default false. */
   readonly ipv6?: boolean;
 }
@@ -70,11 +75,11 @@ export interface KnotRecord {
 }
 
 export interface KnotServer {
-  readonly host: '127.0.0.1';
+  readonly host: string;
   readonly port: number;
   /** `{ host, port }`, ready for `queryServer`/`createResolver`. */
   readonly server: { readonly host: string; readonly port: number };
-  /** `127.0.0.1:PORT`. */
+  /** `HOST:PORT`. */
   readonly address: string;
   /** `{ host: '::1', port }` when started with `ipv6: true`. */
   readonly serverV6?: { readonly host: string; readonly port: number };
@@ -183,6 +188,7 @@ async function startKnotOnce(options: KnotOptions): Promise<KnotServer> {
   const knotcBin = findBinary('knotc')!;
   const keymgr = findBinary('keymgr')!;
   const port = options.port ?? (await freePort());
+  const host = options.host ?? '127.0.0.1';
   // The control socket path must stay under ~100 bytes (sun_path), so the dir is short.
   const base = tmpdir().length > 60 ? '/tmp' : tmpdir();
   const dir = await mkdtemp(join(base, 'knot-'));
@@ -198,7 +204,7 @@ async function startKnotOnce(options: KnotOptions): Promise<KnotServer> {
   const lines: string[] = [
     'server:',
     `    rundir: "${dir}"`,
-    `    listen: [ 127.0.0.1@${port}${options.ipv6 ? `, ::1@${port}` : ''} ]`,
+    `    listen: [ ${host}@${port}${options.ipv6 ? `, ::1@${port}` : ''} ]`,
     ...(process.getuid?.() === 0 ? ['    user: root:root'] : []),
     'log:',
     '  - target: stderr',
@@ -296,10 +302,10 @@ async function startKnotOnce(options: KnotOptions): Promise<KnotServer> {
     });
 
   return {
-    host: '127.0.0.1',
+    host,
     port,
-    server: { host: '127.0.0.1', port },
-    address: `127.0.0.1:${port}`,
+    server: { host, port },
+    address: `${host}:${port}`,
     ...(options.ipv6 ? { serverV6: { host: '::1', port } } : {}),
     dir,
     tsigKeys: keys,
