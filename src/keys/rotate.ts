@@ -71,10 +71,12 @@ export function staleHolder(holder: string): boolean {
 
 export const recordName = (domain: string, selector: string): string => `${selector}._domainkey.${domain}`;
 
+/** The zone we publish a domain's key records in: its own, or a hosted domain's target zone. */
+export const publicationZone = (domain: string, cfg: DomainKeysConfig): string => (cfg.hosted ? cfg.hosted.target : (cfg.zone ?? domain));
+
 /** Where we publish a key's TXT record: under the domain, or for a hosted domain in the target zone. */
 export function publishedName(domain: string, cfg: DomainKeysConfig, selector: string): { zone: string; name: string } {
-  if (cfg.hosted) return { zone: cfg.hosted.target, name: hostedTargetName(cfg.hosted, domain, selector) };
-  return { zone: cfg.zone ?? domain, name: recordName(domain, selector) };
+  return { zone: publicationZone(domain, cfg), name: cfg.hosted ? hostedTargetName(cfg.hosted, domain, selector) : recordName(domain, selector) };
 }
 
 /** The value DNS must serve for a key in `state` (revoked: empty p=, RFC 6376 §3.6.1). */
@@ -152,7 +154,7 @@ export function recordSet(domain: string, cfg: DomainKeysConfig, keys: readonly 
     const value = wantedValue(k, state);
     if (value !== undefined) records.push({ name, type: 'TXT', ttl, data: splitTxt(value) });
   }
-  return { zone: publishedName(domain, cfg, '_').zone, owner: `dkim:${domain}`, names, records };
+  return { zone: publicationZone(domain, cfg), owner: `dkim:${domain}`, names, records };
 }
 
 const TARGET: Partial<Record<LifecycleAction['type'], KeyState>> = {
