@@ -61,9 +61,10 @@ export async function startPrimary(o: PrimaryOptions): Promise<Primary> {
       restartDelay = lived > HEALTHY_UPTIME_MS ? 500 : Math.min(restartDelay * 2, MAX_RESTART_DELAY_MS);
       const delay = lived > HEALTHY_UPTIME_MS ? 0 : restartDelay;
       o.logger.error('milter worker died; restarting it', { slot, pid: worker.process.pid, code, signal, lived_ms: lived, restart_in_ms: delay });
+      // Not unref'd: when every worker is dead this timer is what keeps the primary alive.
       setTimeout(() => {
         if (!stopping) fork(slot);
-      }, delay).unref();
+      }, delay);
     });
     return worker;
   };

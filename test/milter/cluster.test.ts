@@ -85,7 +85,7 @@ test.serial('two workers share the TCP port and the unix socket; both serve; met
   t.is(total, 40, 'sessions_total is the sum over the workers');
 });
 
-test.serial('a worker killed with SIGKILL is replaced while the other keeps serving; SIGTERM stops all', async (t) => {
+test.serial('a worker killed with SIGKILL is replaced while the other keeps serving; both killed are both replaced; SIGTERM stops all', async (t) => {
   const [victim, survivor] = workerPids();
   process.kill(victim!, 'SIGKILL');
   // Once the primary has seen the death (a connection handed over in that very instant is
@@ -105,6 +105,19 @@ test.serial('a worker killed with SIGKILL is replaced while the other keeps serv
   t.true(now.includes(survivor!) && !now.includes(victim!), 'a new worker took the dead one\'s place');
   const results = await Promise.all(Array.from({ length: 10 }, () => oneMessage(`unix:${sock()}`)));
   t.true(results.every(Boolean));
+
+  // Both at once: nothing serves for a moment, but the primary stays up and brings both back.
+  for (const pid of now) process.kill(pid, 'SIGKILL');
+  let after: number[] = [];
+  for (let i = 0; i < 150; i++) {
+    after = workerPids();
+    if (after.length === 2 && !after.some((p) => now.includes(p))) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.is(after.length, 2, 'two new workers');
+  t.false(after.some((p) => now.includes(p)));
+  t.true(await oneMessage(`unix:${sock()}`));
+  now = after;
 
   milter.child.kill('SIGTERM');
   t.is(await milter.exited, 0);
