@@ -8,7 +8,7 @@
  *
  * Options: --peers a,b (mailanchor, opendkim+opendmarc, rspamd), --quick (a tenth of the
  * counts; a smoke run), --skip-big, --skip-idle, --profile (mailanchor under `node --cpu-prof`),
- * --workers N (mailanchor's milter.workers, default 1), --attach HOST:PORT:PID (measure a mailanchor milter started by hand, e.g. with another
+ * --workers N (mailanchor's milter.workers, default 1), --workloads inbound,outbound (a subset), --attach HOST:PORT:PID (measure a mailanchor milter started by hand, e.g. with another
  * config, instead of starting one; give it `dns.servers: [127.77.0.53]` and run with
  * --dns-address 127.77.0.53 so the bench Knot answers there).
  */
@@ -196,7 +196,7 @@ function opensslSignPerSec(alg: 'rsa2048' | 'ed25519', seconds: number): number 
 const fmt = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : '—');
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { peers: { type: 'string' }, quick: { type: 'boolean' }, 'skip-big': { type: 'boolean' }, 'skip-idle': { type: 'boolean' }, profile: { type: 'boolean' }, workers: { type: 'string' }, attach: { type: 'string' }, 'dns-address': { type: 'string' } } });
+  const { values } = parseArgs({ options: { peers: { type: 'string' }, quick: { type: 'boolean' }, 'skip-big': { type: 'boolean' }, 'skip-idle': { type: 'boolean' }, profile: { type: 'boolean' }, workers: { type: 'string' }, workloads: { type: 'string' }, attach: { type: 'string' }, 'dns-address': { type: 'string' } } });
   const scale = values.quick ? 0.1 : 1;
   const wanted = values.peers?.split(',') ?? ['mailanchor', 'opendkim+opendmarc', 'rspamd'];
   const started = new Date();
@@ -270,7 +270,8 @@ async function main(): Promise<void> {
     }
 
     const cells: CellResult[] = [];
-    for (const workload of WORKLOADS) {
+    const workloads = values.workloads ? WORKLOADS.filter((w) => values.workloads!.split(',').includes(w)) : WORKLOADS;
+    for (const workload of workloads) {
       for (const sessions of SESSIONS) {
         if (workload === 'outbound-small' && sessions === 1) continue;
         for (const peer of peers) {
@@ -284,7 +285,7 @@ async function main(): Promise<void> {
 
     // Half load: each peer at half of its own best closed-loop rate for the workload.
     const paced: PacedResult[] = [];
-    for (const workload of ['inbound', 'outbound'] as const) {
+    for (const workload of (['inbound', 'outbound'] as const).filter((w) => workloads.includes(w))) {
       for (const peer of peers) {
         const best = Math.max(...cells.filter((c) => c.peer === peer.name && c.workload === workload).map((c) => c.msgsPerSec));
         if (!Number.isFinite(best) || best <= 0) continue;

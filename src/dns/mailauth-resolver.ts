@@ -47,6 +47,21 @@ const SUPPORTED = new Set<string>(['A', 'AAAA', 'TXT', 'MX', 'PTR', 'CNAME', 'NS
 
 export type MailauthResolver = (name: string, rrtype?: string) => Promise<string[] | string[][] | MxRecord[]>;
 
+/**
+ * NXDOMAIN/NODATA is an answer, not a fault: mailauth gets several per message (DMARC tree
+ * walk, SPF void lookups), so these errors are made without a stack trace, whose capture
+ * showed in the profile.
+ */
+function noData(code: 'ENOTFOUND' | 'ENODATA', name: string, type: string): MailauthDnsError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new MailauthDnsError(code, name, type);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** The resolver function to pass as mailauth's `resolver` option. */
 export function mailauthResolver(lookup: DnsLookup, options: { signal?: AbortSignal } = {}): MailauthResolver {
   return async (name, rrtype = 'A') => {
@@ -59,7 +74,7 @@ export function mailauthResolver(lookup: DnsLookup, options: { signal?: AbortSig
       if (err instanceof DnsError) throw new MailauthDnsError(err.code === 'MALFORMED' && /invalid domain name/.test(err.message) ? 'EBADNAME' : CODE_MAP[err.code], name, type, { cause: err });
       throw new MailauthDnsError('ESERVFAIL', name, type, { cause: err });
     }
-    if (answer.records.length === 0) throw new MailauthDnsError(answer.rcode === 'NXDOMAIN' ? 'ENOTFOUND' : 'ENODATA', name, type);
+    if (answer.records.length === 0) throw noData(answer.rcode === 'NXDOMAIN' ? 'ENOTFOUND' : 'ENODATA', name, type);
     switch (type) {
       case 'TXT':
         return (answer.records as readonly (readonly string[])[]).map((r) => [...r]);

@@ -345,7 +345,9 @@ class InboundFilter implements MilterFilter {
   }
 
   abort(): void {
-    this.#msg?.feed?.destroy(new Error('message aborted'));
+    // Postfix aborts after every message too; only a feed still open needs stopping.
+    const feed = this.#msg?.feed;
+    if (feed && !feed.finished) feed.destroy(new Error('message aborted'));
     this.#msg = undefined;
   }
 

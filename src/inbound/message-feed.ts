@@ -42,6 +42,11 @@ export class MessageFeed {
   }
 
   /** Stop feeding (abort): the reader gets an error instead of waiting forever. */
+  /** True once `end()` or `destroy()` ran: nothing more can be written. */
+  get finished(): boolean {
+    return this.stream.writableEnded || this.stream.destroyed;
+  }
+
   destroy(reason: Error): void {
     this.#pending = [];
     this.stream.destroy(reason);

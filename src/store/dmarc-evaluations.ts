@@ -3,7 +3,7 @@
  * read by the aggregate-report generator (RFC 9990 / RFC 7489 §7.2). The shape follows
  * the report's <record>: source IP, disposition, DKIM/SPF results, identifiers.
  */
-import type { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { migrate } from './database.ts';
 
 export type DmarcResult = 'pass' | 'fail' | 'none' | 'temperror' | 'permerror';
@@ -72,8 +72,16 @@ export function migrateEvaluations(db: DatabaseSync): void {
   migrate(db, 'dmarc_evaluations', SCHEMA);
 }
 
+/** One prepared INSERT per database: preparing it for every message showed in the profile. */
+const inserts = new WeakMap<DatabaseSync, StatementSync>();
+
 export function recordEvaluation(db: DatabaseSync, ev: DmarcEvaluation): void {
-  db.prepare('INSERT INTO dmarc_evaluations (received_at, policy_domain, header_from, data) VALUES (?, ?, ?, ?)').run(
+  let insert = inserts.get(db);
+  if (!insert) {
+    insert = db.prepare('INSERT INTO dmarc_evaluations (received_at, policy_domain, header_from, data) VALUES (?, ?, ?, ?)');
+    inserts.set(db, insert);
+  }
+  insert.run(
     ev.receivedAt,
     ev.policy?.domain ?? null,
     ev.headerFrom,
