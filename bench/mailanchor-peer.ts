@@ -13,6 +13,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { freePort } from '../test/support/ports.ts';
 import { AUTHSERV_ID, OUR_DOMAIN, RSA_SELECTOR, type Corpus } from './corpus.ts';
 import type { PeerEnv, RunningPeer } from './peers.ts';
+import { stopChild } from '../test/support/child.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
@@ -91,13 +92,6 @@ export async function startMailanchor(env: PeerEnv, corpus: Corpus, extraNodeArg
     name: 'mailanchor',
     chain: [{ host: '127.0.0.1', port }],
     processes: [child],
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const done = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await done;
-      clearTimeout(t);
-    },
+    stop: () => stopChild(child, 10_000),
   };
 }

@@ -13,6 +13,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { freePort } from '../test/support/ports.ts';
 import { AUTHSERV_ID, OUR_DOMAIN } from './corpus.ts';
 import type { MilterEndpoint } from './chain-driver.ts';
+import { stopChild } from '../test/support/child.ts';
 
 export interface RunningPeer {
   readonly name: string;
@@ -66,16 +67,7 @@ async function waitForPort(port: number, child: ChildProcess, what: string): Pro
 }
 
 async function stopAll(children: readonly ChildProcess[]): Promise<void> {
-  await Promise.all(
-    children.map(async (c) => {
-      if (c.exitCode !== null || c.signalCode !== null) return;
-      const done = new Promise((r) => c.once('exit', r));
-      c.kill('SIGTERM');
-      const t = setTimeout(() => c.kill('SIGKILL'), 5000);
-      await done;
-      clearTimeout(t);
-    }),
-  );
+  await Promise.all(children.map((c) => stopChild(c)));
 }
 
 /** OpenDKIM (verify + sign) followed by OpenDMARC, two milters in sequence. */

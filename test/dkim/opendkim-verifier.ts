@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { MilterClient, sendMessage, type ClientModification } from '../../src/milter/mta-client.ts';
 import { freePort, listening } from '../support/ports.ts';
 import { splitMessage } from '../support/raw-message.ts';
+import { stopChild } from '../support/child.ts';
 
 export const OPENDKIM = '/usr/sbin/opendkim';
 
@@ -64,13 +65,6 @@ export async function startOpendkimVerifier(dir: string, nameserver: string): Pr
       return results;
     },
     log: () => out,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const done = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 3000);
-      await done;
-      clearTimeout(t);
-    },
+    stop: () => stopChild(child, 3000),
   };
 }

@@ -1,5 +1,6 @@
 /** The real `mailanchor milter` CLI as a child process on a free loopback port, for end-to-end tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { stopChild } from './child.ts';
 import { freePort } from './ports.ts';
 
 const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
@@ -34,12 +35,6 @@ export async function startMilterProcess(args: readonly string[], env: NodeJS.Pr
     port,
     output: () => out,
     exited,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(t);
-    },
+    stop: () => stopChild(child, 10_000),
   };
 }
