@@ -34,6 +34,8 @@ export type FilterName = 'mail' | 'test-header';
 export interface RuntimeOptions {
   /** Config file; undefined = the default path or built-in defaults. */
   readonly configPath?: string;
+  /** That file, already loaded and validated by the caller (SIGHUP still re-reads `configPath`). */
+  readonly config?: Config;
   /** `--listen`: replaces `milter.listen`. */
   readonly listen?: readonly ListenSpec[];
   /** `--dns`: replaces `dns.servers`. */
@@ -79,7 +81,7 @@ async function buildFactory(name: FilterName, deps: MailFilterDeps): Promise<Fil
 }
 
 export async function startRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
-  let { config } = await loadConfig(o.configPath);
+  let config = o.config ?? (await loadConfig(o.configPath)).config;
   const baseLogger = o.logger ?? createLogger(config.log, o.logStream);
   const logger = o.worker ? baseLogger.child({ worker: o.worker.id }) : baseLogger;
   const now = o.now ?? Date.now;

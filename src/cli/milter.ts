@@ -8,6 +8,7 @@ import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { ConfigError, formatIssue, loadConfig } from '../config/load.ts';
 import { parseListenSpec, type ListenSpec } from '../config/schema.ts';
+import type { Config } from '../config/sections.ts';
 import { parseDnsServer } from '../dns/config.ts';
 import type { DnsServer } from '../dns/types.ts';
 import { describeError } from '../errors.ts';
@@ -77,8 +78,9 @@ export const run: CliCommand = async (argv, io) => {
     return 1;
   };
 
+  // The primary reads the file once here (for `workers`); a worker reads it in startRuntime.
+  let config: Config | undefined;
   if (cluster.isPrimary) {
-    let config;
     try {
       ({ config } = await loadConfig(values.config));
     } catch (err) {
@@ -112,7 +114,7 @@ export const run: CliCommand = async (argv, io) => {
   const worker = workerId();
   let runtime;
   try {
-    runtime = await startRuntime({ ...(values.config ? { configPath: values.config } : {}), listen, dns, filter, ...(worker !== undefined ? { worker: { id: worker } } : {}) });
+    runtime = await startRuntime({ ...(values.config ? { configPath: values.config } : {}), ...(config ? { config } : {}), listen, dns, filter, ...(worker !== undefined ? { worker: { id: worker } } : {}) });
   } catch (err) {
     return cannotStart(err);
   }

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'winston';
 import { observeZone } from '../dns/authoritative.ts';
-import type { DnsLookup, DnsServer } from '../dns/types.ts';
+import type { DnsAnswer, DnsLookup, DnsServer } from '../dns/types.ts';
 import { describeError } from '../errors.ts';
 import type { Publisher } from '../publish/publisher.ts';
 import type { DnsRecord } from '../publish/zone-fragment.ts';
@@ -94,51 +94,63 @@ export async function observeKey(domain: string, cfg: DomainKeysConfig, key: Sto
   return { servers: [...txt.servers, ...(await observeCustomerCname(domain, cfg, key.selector, dns, timeoutMs))], ttlSeconds: txt.ttlSeconds };
 }
 
+/**
+ * Asks every authoritative server of `zone` (the configured `servers`, else the zone's NS via
+ * `dns`) for `name`/`type` directly, and judges each answer. Errors and timeouts, and servers
+ * that could not be found, are `error` observations; so is a zone whose servers cannot be
+ * found at all.
+ */
+async function observeAll<T extends 'TXT' | 'CNAME'>(
+  q: { readonly zone: string; readonly name: string; readonly type: T; readonly servers: readonly { host: string; port: number }[]; readonly dns: DnsLookup; readonly timeoutMs: number },
+  judge: (answer: DnsAnswer<T>) => Omit<ServerObservation, 'server'>,
+  describe: { readonly server?: (s: string) => string; readonly failure?: string } = {},
+): Promise<ServerObservation[]> {
+  const servers: DnsServer[] = q.servers.map((s) => ({ host: s.host, port: s.port }));
+  try {
+    const obs = await observeZone(q.zone, q.name, q.type, servers.length ? { servers } : { lookup: q.dns }, { timeoutMs: q.timeoutMs, attempts: 1 });
+    const list: ServerObservation[] = obs.observations.map((o) => {
+      const server = describe.server ? describe.server(o.server) : o.server;
+      if (!o.ok) return { server, status: 'error', detail: o.error.code === 'TIMEOUT' ? 'timeout' : o.error.message };
+      return { server, ...judge(o.answer) };
+    });
+    for (const p of obs.problems) list.push({ server: p.nameserver, status: 'error', detail: p.error.message });
+    return list;
+  } catch (err) {
+    return [{ server: q.zone, status: 'error', detail: `${describe.failure ?? ''}${describeError(err).message}` }];
+  }
+}
+
 /** The customer's `<selector>._domainkey.<domain>` on each of its authoritative servers: a CNAME to our target name? */
-async function observeCustomerCname(domain: string, cfg: DomainKeysConfig, selector: string, dns: DnsLookup, timeoutMs: number): Promise<ServerObservation[]> {
+function observeCustomerCname(domain: string, cfg: DomainKeysConfig, selector: string, dns: DnsLookup, timeoutMs: number): Promise<ServerObservation[]> {
   const hosted = cfg.hosted!;
   const zone = cfg.zone ?? domain;
   const name = recordName(domain, selector);
   const target = hostedTargetName(hosted, domain, selector);
   const fix = `the customer must publish ${name}. CNAME ${target}.`;
-  const servers: DnsServer[] = hosted.customer_nameservers.map((s) => ({ host: s.host, port: s.port }));
-  try {
-    const obs = await observeZone(zone, name, 'CNAME', servers.length ? { servers } : { lookup: dns }, { timeoutMs, attempts: 1 });
-    const list: ServerObservation[] = obs.observations.map((o) => {
-      const server = `${o.server} (customer zone ${zone})`;
-      if (!o.ok) return { server, status: 'error', detail: o.error.code === 'TIMEOUT' ? 'timeout' : o.error.message };
-      const targets = o.answer.records.map((r) => r.toLowerCase().replace(/\.$/, ''));
-      if (targets.includes(target)) return { server, status: 'match' };
-      if (targets.length === 0) return { server, status: 'missing', detail: `customer CNAME missing: ${fix}` };
-      return { server, status: 'mismatch', detail: `customer CNAME points to ${targets.join(', ')}: ${fix}` };
-    });
-    for (const p of obs.problems) list.push({ server: p.nameserver, status: 'error', detail: p.error.message });
-    return list;
-  } catch (err) {
-    return [{ server: zone, status: 'error', detail: `customer zone: ${describeError(err).message}` }];
-  }
+  return observeAll(
+    { zone, name, type: 'CNAME', servers: hosted.customer_nameservers, dns, timeoutMs },
+    (answer) => {
+      const targets = answer.records.map((r) => r.toLowerCase().replace(/\.$/, ''));
+      if (targets.includes(target)) return { status: 'match' };
+      if (targets.length === 0) return { status: 'missing', detail: `customer CNAME missing: ${fix}` };
+      return { status: 'mismatch', detail: `customer CNAME points to ${targets.join(', ')}: ${fix}` };
+    },
+    { server: (s) => `${s} (customer zone ${zone})`, failure: 'customer zone: ' },
+  );
 }
 
 async function observeTxt(domain: string, cfg: DomainKeysConfig, key: StoredKey, dns: DnsLookup, timeoutMs: number): Promise<PublicationObservation> {
   const expected = wantedValue(key, 'published')!;
   const { zone, name } = publishedName(domain, cfg, key.selector);
-  const servers: DnsServer[] = cfg.nameservers.map((s) => ({ host: s.host, port: s.port }));
-  try {
-    const obs = await observeZone(zone, name, 'TXT', servers.length ? { servers } : { lookup: dns }, { timeoutMs, attempts: 1 });
-    let ttl = 0;
-    const list: ServerObservation[] = obs.observations.map((o) => {
-      if (!o.ok) return { server: o.server, status: 'error', detail: o.error.code === 'TIMEOUT' ? 'timeout' : o.error.message };
-      ttl = Math.max(ttl, o.answer.ttl);
-      const values = o.answer.records.map((r) => r.join(''));
-      if (values.includes(expected)) return { server: o.server, status: 'match' };
-      if (values.length === 0) return { server: o.server, status: 'missing', detail: o.answer.cnameChain.length ? `CNAME to ${o.answer.canonicalName ?? '?'} not served there` : 'not served yet' };
-      return { server: o.server, status: 'mismatch', detail: 'serves a different key' };
-    });
-    for (const p of obs.problems) list.push({ server: p.nameserver, status: 'error', detail: p.error.message });
-    return { servers: list, ttlSeconds: ttl || Math.round(cfg.ttl / 1000) };
-  } catch (err) {
-    return { servers: [{ server: zone, status: 'error', detail: describeError(err).message }], ttlSeconds: Math.round(cfg.ttl / 1000) };
-  }
+  let ttl = 0;
+  const servers = await observeAll({ zone, name, type: 'TXT', servers: cfg.nameservers, dns, timeoutMs }, (answer) => {
+    ttl = Math.max(ttl, answer.ttl);
+    const values = answer.records.map((r) => r.join(''));
+    if (values.includes(expected)) return { status: 'match' };
+    if (values.length === 0) return { status: 'missing', detail: answer.cnameChain.length ? `CNAME to ${answer.canonicalName ?? '?'} not served there` : 'not served yet' };
+    return { status: 'mismatch', detail: 'serves a different key' };
+  });
+  return { servers, ttlSeconds: ttl || Math.round(cfg.ttl / 1000) };
 }
 
 /** The domain's whole record set for the publisher, given the target state of each key. */
