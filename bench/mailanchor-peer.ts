@@ -5,15 +5,13 @@
  * a fresh store in the run directory), the bench signing keys imported into its keystore
  * (`mailanchor keys import`), listening on a free loopback port.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { freePort } from '../test/support/ports.ts';
 import { AUTHSERV_ID, OUR_DOMAIN, RSA_SELECTOR, type Corpus } from './corpus.ts';
-import type { PeerEnv, RunningPeer } from './peers.ts';
-import { stopChild } from '../test/support/child.ts';
+import { fill, startProcess, type PeerEnv, type RunningPeer } from './peers.ts';
+import { stopChild, waitForListening } from '../test/support/child.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
@@ -28,26 +26,7 @@ export function mailanchorMissing(): string | undefined {
   return missing.length ? `not yet in the tree: ${missing.join(', ')}` : undefined;
 }
 
-function fill(template: string, vars: Record<string, string>): string {
-  return template.replace(/@([A-Z_]+)@/g, (all, k: string) => vars[k] ?? all);
-}
 
-async function waitForPort(port: number, child: ChildProcess, output: () => string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (child.exitCode !== null) throw new Error(`mailanchor exited with ${child.exitCode}: ${output().slice(-2000)}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await delay(50);
-  }
-  throw new Error(`mailanchor did not listen on ${port}: ${output().slice(-2000)}`);
-}
 
 export async function startMailanchor(env: PeerEnv, corpus: Corpus, extraNodeArgs: readonly string[] = [], workers = 1): Promise<RunningPeer> {
   mkdirSync(env.runDir, { recursive: true });
@@ -73,17 +52,9 @@ export async function startMailanchor(env: PeerEnv, corpus: Corpus, extraNodeArg
   execFileSync(BIN, ['keys', 'import', '--config', config, '--domain', OUR_DOMAIN, '--selector', RSA_SELECTOR, '--key', keyFile], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   // Node flags (e.g. --cpu-prof) go through NODE_OPTIONS so the product's own launcher is measured.
   const nodeOptions = [process.env['NODE_OPTIONS'], ...extraNodeArgs].filter(Boolean).join(' ');
-  const child = spawn(BIN, ['milter', '--config', config], { env: { ...childEnv, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) }, stdio: ['ignore', 'pipe', 'pipe'], cwd: env.runDir });
-  const out: string[] = [];
-  const keep = (d: Buffer): void => {
-    out.push(d.toString());
-    if (out.length > 200) out.shift();
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  child.on('exit', () => writeFileSync(join(env.runDir, 'mailanchor.log'), out.join('')));
+  const child = startProcess(BIN, ['milter', '--config', config], join(env.runDir, 'mailanchor.log'), { env: { ...childEnv, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) }, cwd: env.runDir });
   try {
-    await waitForPort(port, child, () => out.join(''));
+    await waitForListening(child, port, 'mailanchor', { attempts: 400, output: child.output });
   } catch (e) {
     child.kill('SIGKILL');
     throw e;

@@ -6,14 +6,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { freePort } from '../test/support/ports.ts';
 import { AUTHSERV_ID, OUR_DOMAIN } from './corpus.ts';
 import type { MilterEndpoint } from './chain-driver.ts';
-import { stopChild } from '../test/support/child.ts';
+import { stopChild, waitForListening } from '../test/support/child.ts';
 
 export interface RunningPeer {
   readonly name: string;
@@ -31,12 +29,16 @@ export interface PeerEnv {
 
 const PEERS_DIR = join(import.meta.dirname, 'peers');
 
-function fill(template: string, vars: Record<string, string>): string {
+export function fill(template: string, vars: Record<string, string>): string {
   return template.replace(/@([A-Z_]+)@/g, (all, k: string) => vars[k] ?? all);
 }
 
-function startProcess(cmd: string, args: string[], logFile: string): ChildProcess {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts a peer in the foreground, keeping the last 200 chunks of its output (`output()`),
+ * written to `logFile` when it exits.
+ */
+export function startProcess(cmd: string, args: string[], logFile: string, options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): ChildProcess & { output(): string } {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
   const chunks: string[] = [];
   const keep = (d: Buffer): void => {
     chunks.push(d.toString());
@@ -45,26 +47,9 @@ function startProcess(cmd: string, args: string[], logFile: string): ChildProces
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   child.on('exit', () => writeFileSync(logFile, chunks.join('')));
-  return child;
+  return Object.assign(child, { output: () => chunks.join('') });
 }
 
-/** rspamd compiles its TLD list (~16 s here) before it listens: allow a minute. */
-async function waitForPort(port: number, child: ChildProcess, what: string): Promise<void> {
-  for (let i = 0; i < 1200; i++) {
-    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode} before listening`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await delay(50);
-  }
-  throw new Error(`${what} did not listen on ${port}`);
-}
 
 async function stopAll(children: readonly ChildProcess[]): Promise<void> {
   await Promise.all(children.map((c) => stopChild(c)));
@@ -89,8 +74,8 @@ export async function startOpendkimOpendmarc(env: PeerEnv): Promise<RunningPeer>
   // OpenDMARC's libc resolver reads /etc/resolv.conf: give it a private one (see dns.ts).
   const dmarc = startProcess('/usr/bin/unshare', ['-m', '/bin/sh', '-c', `mount --bind "$1" /etc/resolv.conf && exec /usr/sbin/opendmarc -f -c "$2"`, 'sh', resolvConf, dmarcConf], join(env.runDir, 'opendmarc.log'));
   try {
-    await waitForPort(dkimPort, dkim, 'opendkim');
-    await waitForPort(dmarcPort, dmarc, 'opendmarc');
+    await waitForListening(dkim, dkimPort, 'opendkim', { attempts: 1200 });
+    await waitForListening(dmarc, dmarcPort, 'opendmarc', { attempts: 1200 });
   } catch (e) {
     await stopAll([dkim, dmarc]);
     throw e;
@@ -114,7 +99,8 @@ export async function startRspamd(env: PeerEnv): Promise<RunningPeer> {
   writeFileSync(conf, fill(readFileSync(join(PEERS_DIR, 'rspamd/rspamd.conf'), 'utf8'), { DNS_ADDRESS: env.dnsAddress, KEYS_DIR: env.keysDir, PORT: String(port), WORKERS: String(cpus().length) }));
   const child = startProcess('/usr/bin/rspamd', ['-f', '-i', '-u', 'root', '-g', 'root', '-c', conf, '--var', `RUNDIR=${env.runDir}`, '--var', `DBDIR=${join(env.runDir, 'db')}`, '--var', `LOGDIR=${env.runDir}`], join(env.runDir, 'rspamd.log'));
   try {
-    await waitForPort(port, child, 'rspamd');
+    // rspamd compiles its TLD list (~16 s here) before it listens: allow a minute.
+    await waitForListening(child, port, 'rspamd', { attempts: 1200 });
   } catch (e) {
     await stopAll([child]);
     throw e;

@@ -14,7 +14,7 @@ import { recordsFor, tlsaFor } from '../../src/dane/tlsa-compute.ts';
 import { tlsaText } from '../../src/dane/tlsa-params.ts';
 import { knotMissing, startKnot, type KnotServer } from '../support/knot.ts';
 import { startUnbound, unboundMissing, type UnboundServer } from '../support/unbound.ts';
-import { captureIo } from './cli-io.ts';
+import { captureIo } from '../support/cli-io.ts';
 import { makePki } from './make-certs.ts';
 import { startSmtp, type TestSmtp } from './smtp-server.ts';
 

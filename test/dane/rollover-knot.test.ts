@@ -20,7 +20,7 @@ import { recordsFor } from '../../src/dane/tlsa-compute.ts';
 import { tlsaText } from '../../src/dane/tlsa-params.ts';
 import { parseTsigKey } from '../../src/dns/tsig.ts';
 import { knotMissing, startKnot, type KnotServer } from '../support/knot.ts';
-import { captureIo } from './cli-io.ts';
+import { captureIo } from '../support/cli-io.ts';
 import { makePki } from './make-certs.ts';
 
 const missing = knotMissing();

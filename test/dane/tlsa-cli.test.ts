@@ -3,7 +3,7 @@ import test from 'ava';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../../src/cli/tlsa.ts';
-import { captureIo } from './cli-io.ts';
+import { captureIo } from '../support/cli-io.ts';
 import { certDer, makePki, opensslSha256, spkiDer } from './make-certs.ts';
 
 const pki = makePki('rsa');

@@ -9,9 +9,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MilterClient, sendMessage, type ClientModification } from '../../src/milter/mta-client.ts';
-import { freePort, listening } from '../support/ports.ts';
+import { freePort } from '../support/ports.ts';
 import { splitMessage } from '../support/raw-message.ts';
-import { stopChild } from '../support/child.ts';
+import { stopChild, waitForListening } from '../support/child.ts';
 
 export const OPENDKIM = '/usr/sbin/opendkim';
 
@@ -42,10 +42,7 @@ export async function startOpendkimVerifier(dir: string, nameserver: string): Pr
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  for (let i = 0; i < 200 && !(await listening(port)); i++) {
-    if (child.exitCode !== null) throw new Error(`opendkim exited: ${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForListening(child, port, 'opendkim', { output: () => out });
   return {
     async verify(message) {
       const { headers, body } = splitMessage(message);

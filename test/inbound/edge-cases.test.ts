@@ -59,13 +59,18 @@ test.before(async () => {
       },
     ],
   });
-  const { config } = decodeConfig({ inbound: { authserv_id: ID, max_signatures: 3 }, outbound: { trusted_networks: [] } });
-  server = await startMilterServer({
+  server = await startWith({ max_signatures: 3 }, 500);
+});
+/** A milter with these inbound settings on the Knot server, with a cache of its own. */
+function startWith(inbound: Record<string, unknown>, dnsTimeoutMs = 300): Promise<MilterServer> {
+  const { config } = decodeConfig({ inbound: { authserv_id: ID, ...inbound }, outbound: { trusted_networks: [] } });
+  return startMilterServer({
     listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }],
-    factory: createInboundFilterFactory({ config, logger, metrics: new Registry(), dns: createResolver({ servers: [knot.server], timeoutMs: 500, attempts: 1 }), db: undefined, keys: { activeKeys: () => [], assertHealthy: () => undefined }, now: Date.now }),
+    factory: createInboundFilterFactory({ config, logger, metrics: new Registry(), dns: createResolver({ servers: [knot.server], timeoutMs: dnsTimeoutMs, attempts: 1 }), db: undefined, keys: { activeKeys: () => [], assertHealthy: () => undefined }, now: Date.now }),
     logger,
   });
-});
+}
+
 test.after.always(async () => {
   await server?.close({ drainMs: 100 });
   await knot?.stop();
@@ -176,15 +181,6 @@ it('RFC 8463: our signer with the RFC\'s Ed25519 key gives the RFC\'s body hash 
   t.regex(r.ar, /dkim=pass[^;]*header\.s=brisbane[^;]*header\.a=ed25519-sha256/);
 });
 
-/** A second milter with other inbound settings, on the same Knot, with a cold cache. */
-function startWith(inbound: Record<string, unknown>): Promise<MilterServer> {
-  const { config } = decodeConfig({ inbound: { authserv_id: ID, ...inbound }, outbound: { trusted_networks: [] } });
-  return startMilterServer({
-    listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }],
-    factory: createInboundFilterFactory({ config, logger, metrics: new Registry(), dns: createResolver({ servers: [knot.server], timeoutMs: 300, attempts: 1 }), db: undefined, keys: { activeKeys: () => [], assertHealthy: () => undefined }, now: Date.now }),
-    logger,
-  });
-}
 
 it('several From authors with multiple_from = accept: dmarc=permerror in the header, delivered', async (t) => {
   const accepting = await startWith({ multiple_from: 'accept' });

@@ -3,12 +3,12 @@ import test from 'ava';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { run } from '../../src/cli/report.ts';
 import { openDatabase } from '../../src/store/database.ts';
 import { migrateEvaluations, recordEvaluation } from '../../src/store/dmarc-evaluations.ts';
 import { DAY, evaluation, spoofed } from './evaluations.ts';
 import { smtpSinkMissing, startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
+import { captureIo } from '../support/cli-io.ts';
 
 const missing = smtpSinkMissing();
 const it = missing ? test.serial.skip : test.serial;
@@ -39,14 +39,9 @@ test.after.always(async () => {
 });
 
 async function cli(...argv: string[]) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (d: Buffer) => (stdout += d.toString()));
-  err.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await run(argv, { stdout: out, stderr: err, env: {}, cwd: dir });
-  return { code, stdout, stderr };
+  const io = captureIo(dir);
+  const code = await run(argv, io);
+  return { code, stdout: io.out(), stderr: io.err() };
 }
 
 it('send --dry-run says what would go where and sends nothing; send sends once; show lists it', async (t) => {

@@ -10,11 +10,11 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { run } from '../../src/cli/report.ts';
 import { readReports } from '../../src/reports/read/read-reports.ts';
 import { makeZip } from './zip-writer.ts';
+import { captureIo } from '../support/cli-io.ts';
 
 const SAMPLES = new URL('../fixtures/reports/samples/', import.meta.url).pathname;
 const OUTPUT = new URL('../../test-output/', import.meta.url).pathname;
@@ -125,24 +125,14 @@ test.serial('bad input is named with its reason and skipped; nothing crashes; go
   t.regex(why('does-not-exist.xml'), /ENOENT/);
 });
 
-function io(cwd: string) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (d: Buffer) => (stdout += d.toString()));
-  err.on('data', (d: Buffer) => (stderr += d.toString()));
-  return { io: { stdout: out, stderr: err, env: {}, cwd }, text: () => ({ stdout, stderr }) };
-}
-
 const HTML = () => join(OUTPUT, 'report-read.html');
 
 test.serial('the CLI prints the summary and writes a self-contained HTML page', async (t) => {
   const cfg = join(dir, 'mailanchor.yml');
   await writeFile(cfg, `store:\n  path: ${join(dir, 'store.db')}\nreports:\n  domains: [example.test]\n  read:\n    maxFileSize: 2097152\n    maxUncompressedSize: 1048576\n`);
-  const c = io(dir);
-  const code = await run(['read', '--config', cfg, ...good(), 'malformed.xml', 'bomb.xml.gz', '--html', HTML()], c.io);
-  const { stdout, stderr } = c.text();
+  const c = captureIo(dir);
+  const code = await run(['read', '--config', cfg, ...good(), 'malformed.xml', 'bomb.xml.gz', '--html', HTML()], c);
+  const [stdout, stderr] = [c.out(), c.err()];
   t.log(stdout);
   t.is(code, 0, stderr);
   t.regex(stdout, /204 message\(s\): DMARC pass 92\.6%/);
@@ -156,10 +146,10 @@ test.serial('the CLI prints the summary and writes a self-contained HTML page', 
 });
 
 test.serial('a run where every input is unusable exits 65 with the reasons', async (t) => {
-  const c = io(dir);
-  const code = await run(['read', join(dir, 'malformed.xml')], c.io);
+  const c = captureIo(dir);
+  const code = await run(['read', join(dir, 'malformed.xml')], c);
   t.is(code, 65);
-  t.regex(c.text().stdout, /Skipped 1 input/);
+  t.regex(c.out(), /Skipped 1 input/);
 });
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, listening } from './ports.ts';
+import { waitForListening } from './child.ts';
+import { freePort } from './ports.ts';
 
 export const SMTP_SINK = '/usr/sbin/smtp-sink';
 
@@ -36,10 +37,7 @@ export async function startSmtpSink(port?: number): Promise<SmtpSink> {
   const child: ChildProcess = spawn(SMTP_SINK, [...user, '-d', `${dir}/dump/%M.`, `127.0.0.1:${p}`, '20'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  for (let i = 0; i < 100 && !(await listening(p)); i++) {
-    if (child.exitCode !== null) throw new Error(`smtp-sink exited: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForListening(child, p, 'smtp-sink', { attempts: 100, output: () => stderr });
   return {
     port: p,
     async messages() {
