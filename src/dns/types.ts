@@ -83,6 +83,8 @@ export type DnsErrorCode =
   | 'OTHER'
   // Added for the caller's AbortSignal (the caller gave up; not a server fault).
   | 'ABORTED'
+  // A per-message DNS budget (time or query count, src/auth/dns-budget.ts) is spent.
+  | 'BUDGET'
   // RFC 2136 §2.2 prerequisite failures of a dynamic UPDATE.
   | 'YXDOMAIN'
   | 'YXRRSET'

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'winston';
 import type { MailFilterDeps } from '../app/mail-filter.ts';
-import { BodyHasher, signMessage, type Canonicalization } from '../dkim/sign.ts';
+import { BodyHasher, signMessage, type Canonicalization } from '../auth/dkim/sign.ts';
 import { describeError } from '../errors.ts';
 import type { EndOfMessageResult, FilterFactory, MilterFilter, Modification, SessionContext, Verdict } from '../milter/filter.ts';
 import type { OutboundConfig } from './config.ts';

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { decodeConfig } from '../../src/config/load.ts';
-import { BodyHasher, signMessage } from '../../src/dkim/sign.ts';
+import { BodyHasher, signMessage } from '../../src/auth/dkim/sign.ts';
 import { createResolver } from '../../src/dns/resolver.ts';
 import { createInboundFilterFactory } from '../../src/inbound/filter.ts';
 import { MilterClient, sendMessage, type ClientModification } from '../../src/milter/mta-client.ts';

@@ -11,7 +11,7 @@ import winston from 'winston';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BodyHasher, signMessage } from '../../src/dkim/sign.ts';
+import { BodyHasher, signMessage } from '../../src/auth/dkim/sign.ts';
 import { queryServer } from '../../src/dns/client.ts';
 import { mailauthResolver } from '../../src/dns/mailauth-resolver.ts';
 import { createResolver } from '../../src/dns/resolver.ts';

@@ -18,7 +18,7 @@ import { openDatabase } from '../../src/store/database.ts';
 import { startMilterProcess, type MilterProcess } from '../support/milter-process.ts';
 import { postfixMissing, startPostfix, swaks, type Postfix } from '../support/postfix.ts';
 import { smtpSinkMissing, startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
-import { mailauthVerify, pythonDkimVerify } from '../dkim/verifiers.ts';
+import { mailauthVerify, pythonDkimVerify } from '../support/dkim-verifiers.ts';
 
 const missing = postfixMissing() ?? smtpSinkMissing() ?? (existsSync('/usr/bin/swaks') ? undefined : 'swaks not installed');
 const it = missing ? test.serial.skip : test.serial;

@@ -4,7 +4,7 @@
  * hash at end of message from the byte-exact header values the milter received.
  */
 import { createHash, sign, type Hash, type KeyObject } from 'node:crypto';
-import type { SigningKey } from '../keys/signing-keys.ts';
+import type { SigningKey } from '../../keys/signing-keys.ts';
 import { BodyCanonicalizer, canonicalHeader, type Canon } from './canonicalize.ts';
 
 export type Canonicalization = `${Canon}/${Canon}`;

@@ -4,8 +4,8 @@
  * point, WSP run, bare CR/LF and trailing empty line the byte state machine must carry over.
  */
 import test from 'ava';
-import { BodyCanonicalizer, type Canon } from '../../src/dkim/canonicalize.ts';
-import { prng } from '../support/prng.ts';
+import { BodyCanonicalizer, type Canon } from '../../../src/auth/dkim/canonicalize.ts';
+import { prng } from '../../support/prng.ts';
 
 /** Whole-body reference. A bare LF is a line end (as after SMTP); a bare CR is content. */
 function reference(body: string, canon: Canon): string {

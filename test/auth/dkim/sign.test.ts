@@ -5,11 +5,11 @@
 import test from 'ava';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { BodyHasher, headerList, signMessage, type Canonicalization } from '../../src/dkim/sign.ts';
-import { BodyCanonicalizer } from '../../src/dkim/canonicalize.ts';
-import type { SigningKey } from '../../src/keys/signing-keys.ts';
-import { splitMessage } from '../support/raw-message.ts';
-import { mailauthVerify, pythonDkimVerify } from './verifiers.ts';
+import { BodyHasher, headerList, signMessage, type Canonicalization } from '../../../src/auth/dkim/sign.ts';
+import { BodyCanonicalizer } from '../../../src/auth/dkim/canonicalize.ts';
+import type { SigningKey } from '../../../src/keys/signing-keys.ts';
+import { splitMessage } from '../../support/raw-message.ts';
+import { mailauthVerify, pythonDkimVerify } from '../../support/dkim-verifiers.ts';
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const ed = generateKeyPairSync('ed25519');

@@ -9,9 +9,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MilterClient, sendMessage, type ClientModification } from '../../src/milter/mta-client.ts';
-import { freePort } from '../support/ports.ts';
-import { splitMessage } from '../support/raw-message.ts';
-import { stopChild, waitForListening } from '../support/child.ts';
+import { freePort } from './ports.ts';
+import { splitMessage } from './raw-message.ts';
+import { stopChild, waitForListening } from './child.ts';
 
 export const OPENDKIM = '/usr/sbin/opendkim';
 

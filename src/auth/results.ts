@@ -1,0 +1,131 @@
+/**
+ * The engine's verdicts as typed values — what the pure policy step, the
+ * Authentication-Results renderer, ARC sealing and the aggregate-report log consume. No
+ * strings patched afterwards: each check states its result, the identifiers it was about
+ * and a short human reason. Result words are those of the RFC 8601 §2.7 / RFC 8617 /
+ * RFC 9989 registries.
+ */
+
+/** RFC 7208 §2.6 / RFC 8601 §2.7.2. */
+export type SpfResult = 'none' | 'neutral' | 'pass' | 'fail' | 'softfail' | 'temperror' | 'permerror';
+
+export interface SpfCheck {
+  readonly result: SpfResult;
+  /** Which identity was checked: MAIL FROM, or HELO for the null sender (RFC 7208 §2.4). */
+  readonly scope: 'mfrom' | 'helo';
+  /** The domain whose record was evaluated (MAIL FROM domain or HELO name), A-label. */
+  readonly domain: string;
+  /** The smtp.mailfrom / smtp.helo property value (for the null sender: postmaster@HELO, §2.4). */
+  readonly identity: string;
+  /** Why, in a few words: the mechanism that matched, the syntax error, the DNS failure. */
+  readonly reason: string;
+  /** The `exp=` explanation on `fail` (RFC 7208 §6.2), when one was found. */
+  readonly explanation?: string;
+  /** DNS-querying terms evaluated (§4.6.4 limit 10) and void lookups (limit 2). */
+  readonly lookups: number;
+  readonly voidLookups: number;
+}
+
+/** RFC 8601 §2.7.1. `policy`: verified but not acceptable (weak algorithm, short key, `l=`). */
+export type DkimResult = 'none' | 'pass' | 'fail' | 'policy' | 'neutral' | 'temperror' | 'permerror';
+
+/** One DKIM-Signature header field, verified (RFC 6376 §6). */
+export interface DkimSignatureCheck {
+  readonly result: Exclude<DkimResult, 'none'>;
+  /** `d=`, normalized; absent when the signature could not be parsed that far. */
+  readonly domain?: string;
+  readonly selector?: string;
+  /** `a=` as the signature states it. */
+  readonly algorithm?: string;
+  /** `i=`, or `@d` when absent (§3.5). */
+  readonly identity?: string;
+  /** The `b=` value with whitespace removed, for `header.b` (RFC 6008). */
+  readonly signature?: string;
+  readonly keyBits?: number;
+  /** `l=` when present. */
+  readonly bodyLength?: number;
+  /** `l=` left canonical body bytes unsigned: content may have been appended. */
+  readonly partialBody: boolean;
+  /** The key record has `t=y`: the domain is testing DKIM (RFC 6376 §3.6.1). */
+  readonly testing: boolean;
+  readonly reason: string;
+}
+
+/** RFC 8617 §4.4 chain validation status, plus temperror when a key lookup failed (docs/inbound.md). */
+export type ArcResult = 'none' | 'pass' | 'fail' | 'temperror';
+
+export interface ArcCheck {
+  readonly result: ArcResult;
+  /** Instances (i=) in the chain; 0 when unsealed. */
+  readonly instances: number;
+  /** The oldest instance whose AMS still validates (RFC 8617 §5.2 "oldest-pass"), when pass. */
+  readonly oldestPass?: number;
+  /** `d=` of each ARC-Seal, instance 1 first: who vouched, for trusted-sealer overrides. */
+  readonly sealers: readonly string[];
+  /** The Authentication-Results each hop recorded (ARC-Authentication-Results), instance 1 first. */
+  readonly hopResults: readonly string[];
+  readonly reason: string;
+}
+
+/** RFC 9989 §… results (registered in RFC 8601's method registry). */
+export type DmarcResult = 'none' | 'pass' | 'fail' | 'temperror' | 'permerror';
+export type DmarcPolicy = 'none' | 'quarantine' | 'reject';
+
+/** A parsed DMARC policy record (RFC 9989 §4.7); unknown tags are ignored. */
+export interface DmarcRecord {
+  readonly p?: DmarcPolicy;
+  readonly sp?: DmarcPolicy;
+  readonly np?: DmarcPolicy;
+  readonly adkim: 'r' | 's';
+  readonly aspf: 'r' | 's';
+  readonly psd: 'y' | 'n' | 'u';
+  /** `t=y`: testing — a failing message is treated as if the policy were one step softer (§4.7). */
+  readonly testing: boolean;
+  readonly rua: readonly string[];
+  readonly ruf: readonly string[];
+  readonly fo?: string;
+}
+
+export interface DmarcCheck {
+  readonly result: DmarcResult;
+  /** The author (RFC5322.From) domain evaluated, normalized. */
+  readonly fromDomain?: string;
+  /** Where the applicable record was found. */
+  readonly policyDomain?: string;
+  /** The organizational domain the tree walk determined. */
+  readonly organizationalDomain?: string;
+  readonly record?: DmarcRecord;
+  /** The record's requested policy for this author domain: p, sp or np (RFC 9989 §4.7). */
+  readonly requestedPolicy?: DmarcPolicy;
+  /** What to apply on `fail`, after `t=y`. */
+  readonly policy?: DmarcPolicy;
+  readonly aligned: {
+    readonly spf: boolean;
+    /** d= of the aligned, passing DKIM signatures. */
+    readonly dkim: readonly string[];
+  };
+  readonly reason: string;
+}
+
+/** RFC 8601 §2.7.3. */
+export type IprevResult = 'pass' | 'fail' | 'temperror' | 'permerror';
+
+export interface IprevCheck {
+  readonly result: IprevResult;
+  readonly ip: string;
+  /** The confirmed name on pass; the PTR names seen otherwise. */
+  readonly names: readonly string[];
+  readonly reason: string;
+}
+
+/** Everything the engine found out about one message. */
+export interface MessageAuthentication {
+  readonly spf?: SpfCheck;
+  /** One entry per DKIM-Signature field verified; empty when the message is unsigned. */
+  readonly dkim: readonly DkimSignatureCheck[];
+  /** Signatures beyond the configured cap, not verified. */
+  readonly dkimSkipped: number;
+  readonly arc?: ArcCheck;
+  readonly dmarc: DmarcCheck;
+  readonly iprev?: IprevCheck;
+}
