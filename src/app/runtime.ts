@@ -27,6 +27,7 @@ import { startMilterServer, type MilterServer } from '../milter/server.ts';
 import { createTestHeaderFilterFactory } from '../milter/test-header-filter.ts';
 import { migrateEvaluations } from '../store/dmarc-evaluations.ts';
 import { openDatabase } from '../store/database.ts';
+import { OWN_TCP_LISTENERS } from './cluster.ts';
 import type { MailFilterDeps } from './mail-filter.ts';
 
 export type FilterName = 'mail' | 'test-header';
@@ -38,6 +39,8 @@ export interface RuntimeOptions {
   readonly config?: Config;
   /** `--listen`: replaces `milter.listen`. */
   readonly listen?: readonly ListenSpec[];
+  /** `--socket-mode`, `--socket-group`: replace `milter.socket_mode` / `socket_group`. */
+  readonly socket?: { readonly mode?: number; readonly group?: string };
   /** `--dns`: replaces `dns.servers`. */
   readonly dns?: readonly DnsServer[];
   readonly filter?: FilterName;
@@ -80,6 +83,26 @@ async function buildFactory(name: FilterName, deps: MailFilterDeps): Promise<Fil
   return mod.createMailFilterFactory(deps);
 }
 
+/**
+ * Who else can talk to the milter: a TCP listener — loopback included — takes connections
+ * from every local user, and whoever speaks milter sets the macros ({auth_authen},
+ * {daemon_name}) and the client address that make mail "ours" (docs/milter.md, "Trust").
+ */
+export function listenerWarnings(addresses: readonly string[], socket: { readonly mode?: number }): Array<{ message: string; fields: Record<string, unknown> }> {
+  const out: Array<{ message: string; fields: Record<string, unknown> }> = [];
+  for (const a of addresses) {
+    if (a.startsWith('inet')) {
+      out.push({
+        message: 'milter listens on TCP: any local user (and any host that reaches this address) can connect, send {auth_authen} to get mail DKIM-signed as ours, and use up max_sessions; in production listen on a unix socket only Postfix can open (unix:/run/mailanchor/milter.sock, socket_group: postfix, socket_mode: 0660)',
+        fields: { listen: a },
+      });
+    } else if (((socket.mode ?? 0o660) & 0o002) !== 0) {
+      out.push({ message: 'milter unix socket is writable by every local user (socket_mode): anyone can connect and set the macros that make mail ours; use 0660 with socket_group postfix', fields: { listen: a, socket_mode: (socket.mode ?? 0).toString(8) } });
+    }
+  }
+  return out;
+}
+
 export async function startRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
   let config = o.config ?? (await loadConfig(o.configPath)).config;
   const baseLogger = o.logger ?? createLogger(config.log, o.logStream);
@@ -120,10 +143,13 @@ export async function startRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
     logger,
     metrics: registry,
     config: sessionSettings(config.milter),
-    socket: socketOptions(config.milter),
+    socket: { ...socketOptions(config.milter), ...o.socket },
     maxSessions: config.milter.max_sessions,
+    maxBuffered: config.milter.max_buffered,
     sharedListen: Boolean(o.worker),
+    ownTcpListener: Boolean(o.worker) && OWN_TCP_LISTENERS,
   });
+  if (!o.worker || o.worker.id === 0) for (const w of listenerWarnings(server.addresses, { ...socketOptions(config.milter), ...o.socket })) logger.warn(w.message, w.fields);
   const metricsEndpoint = config.metrics.listen && !o.worker ? await startMetricsEndpoint(registry, config.metrics.listen) : undefined;
   logger.info('mailanchor milter started', {
     listen: server.addresses,
