@@ -23,11 +23,44 @@ function stripComments(s: string): string {
   return out;
 }
 
-/** The authserv-id an Authentication-Results value claims (lower case), or undefined. */
+/**
+ * Header bytes arrive as latin1 (one char per byte); a UTF-8 header (RFC 6532) is decoded so
+ * that what a UTF-8 reader would see is what we compare. Invalid UTF-8 stays as it came.
+ */
+function asSeen(value: string): string {
+  const bytes = Buffer.from(value, 'latin1');
+  const text = bytes.toString('utf8');
+  return text.includes('\ufffd') && !value.includes('\ufffd') ? value : text;
+}
+
+/**
+ * Characters a reader does not see, or sees as a space: Unicode White_Space (U+00A0 NO-BREAK
+ * SPACE, U+2000–U+200A, U+3000 …) and format characters (U+200B ZERO WIDTH SPACE, U+FEFF,
+ * bidi controls …).
+ */
+const INVISIBLE = /[\s\p{White_Space}\p{Cf}]/u;
+
+/**
+ * The authserv-id an Authentication-Results value claims, in the form ours is compared in:
+ * lower case, NFKC, without trailing dots (`mx.example.org.` is the same host) and cut at
+ * the first character a reader would not see as part of it. So `mx.example.org\u00a0;` or
+ * `mx.example.org\u200b` claims mx.example.org — a forgery dressed for a UTF-8 reader is
+ * still ours to remove. Undefined when there is none.
+ */
 export function authservIdOf(value: string): string | undefined {
-  const v = stripComments(value.replace(/\r?\n[ \t]/g, ' ')).trim();
-  const id = v.split(';')[0]?.trim().split(/\s+/)[0]?.replace(/^"(.*)"$/, '$1');
-  return id ? id.toLowerCase() : undefined;
+  const v = stripComments(asSeen(value).replace(/\r?\n[ \t]/g, ' ')).normalize('NFKC');
+  const head = v.split(';')[0] ?? '';
+  const quoted = /^[\s\p{White_Space}\p{Cf}]*"([^"]*)"/u.exec(head);
+  let id = quoted ? quoted[1]! : '';
+  if (!quoted) {
+    let i = 0;
+    while (i < head.length && INVISIBLE.test(head[i]!)) i++;
+    let j = i;
+    while (j < head.length && !INVISIBLE.test(head[j]!)) j++;
+    id = head.slice(i, j);
+  }
+  id = [...id].filter((ch) => !INVISIBLE.test(ch)).join('').replace(/\.+$/, '').toLowerCase();
+  return id ? id : undefined;
 }
 
 /**
@@ -36,7 +69,7 @@ export function authservIdOf(value: string): string | undefined {
  * shifts the index of another, whatever the MTA's counting.
  */
 export function forgedRemovals(arValues: readonly string[], ourId: string): Modification[] {
-  const id = ourId.toLowerCase();
+  const id = authservIdOf(ourId) ?? ourId.toLowerCase();
   return arValues
     .map((v, i) => ({ occurrence: i + 1, claims: authservIdOf(v) }))
     .filter((x) => x.claims === id)

@@ -1,5 +1,5 @@
 /** The `inbound:` section; every key documented in mailanchor.example.yml. */
-import { bool, cidr, domain, int, list, object, oneOf, optional, str, withDefault, type Infer } from '../config/schema.ts';
+import { bool, cidr, domain, duration, int, list, object, oneOf, optional, str, withDefault, type Infer } from '../config/schema.ts';
 
 const override = object({
   /** Header-From (author) domains this override covers, subdomains included. */
@@ -30,6 +30,14 @@ export const inboundSection = object({
   /** SPF limits (RFC 7208 §4.6.4). */
   spf_max_lookups: withDefault(int({ min: 1, max: 50 }), () => 10),
   spf_max_void_lookups: withDefault(int({ min: 0, max: 50 }), () => 2),
+  /**
+   * Per-message DNS budget (RFC 7208 §4.6.4: bound the work a check can cause, at least 20 s):
+   * wall-clock time from the first lookup and lookups counted (cache hits included), for the
+   * SPF check started at MAIL FROM and again for the checks at end of message. Past either
+   * the check still running is a temperror, never a pass or a fail.
+   */
+  dns_budget_time: withDefault(duration({ min: 100, max: 10 * 60_000 }), () => 20_000),
+  dns_budget_queries: withDefault(int({ min: 10, max: 10_000 }), () => 200),
   /** Smallest DKIM/ARC key accepted (RFC 8301: 1024). */
   min_key_bits: withDefault(int({ min: 512, max: 4096 }), () => 1024),
   iprev: withDefault(bool(), () => true),

@@ -9,6 +9,7 @@
 import { createRequire } from 'node:module';
 import type { Logger } from 'winston';
 import type { MailFilterDeps } from '../app/mail-filter.ts';
+import { budgetedLookup, type BudgetedLookup, type DnsBudget } from '../auth/dns-budget.ts';
 import { mailauthResolver, type MailauthResolver } from '../dns/mailauth-resolver.ts';
 import { describeError } from '../errors.ts';
 import type { FilterFactory, MilterFilter, Modification, SessionContext, Verdict } from '../milter/filter.ts';
@@ -59,7 +60,11 @@ interface Message {
   feed?: MessageFeed;
   auth?: Promise<MailauthResult>;
   readonly tempFailures: Set<string>;
-  readonly resolver: MailauthResolver;
+  /** The SPF check started at MAIL FROM, on a DNS budget of its own (RFC 7208 §4.6.4). */
+  readonly spfBudget: BudgetedLookup;
+  /** Everything from end of headers on (mailauth's authenticate, the prefetches). */
+  budget?: BudgetedLookup;
+  resolver?: MailauthResolver;
   readonly started: number;
 }
 
@@ -96,6 +101,7 @@ class InboundFilter implements MilterFilter {
   #helo = '';
   #iprev: Promise<Iprev> | undefined;
   #msg: Message | undefined;
+  readonly #dnsBudget: DnsBudget;
 
   constructor(ctx: SessionContext, deps: MailFilterDeps, cfg: InboundConfig, trustedNetworks: readonly string[], trustedDaemons: ReadonlySet<string>) {
     this.#ctx = ctx;
@@ -104,6 +110,20 @@ class InboundFilter implements MilterFilter {
     this.#log = deps.logger.child({ sid: ctx.sessionId });
     this.#trustedNetworks = trustedNetworks;
     this.#trustedDaemons = trustedDaemons;
+    this.#dnsBudget = { timeMs: cfg.dns_budget_time, maxQueries: cfg.dns_budget_queries };
+  }
+
+  /** A budget ran out: the check it cut is a temperror; the log says which limit. */
+  #logBudget(budget: BudgetedLookup, phase: 'spf-at-mail-from' | 'end-of-message'): void {
+    const spent = budget.spent;
+    if (!spent.exhausted) return;
+    this.#log.warn('per-message DNS budget spent: the check still running is a temperror', {
+      phase,
+      limit: spent.exhausted,
+      ...(spent.exhausted === 'time' ? { budget_ms: this.#dnsBudget.timeMs } : { budget_queries: this.#dnsBudget.maxQueries }),
+      queries: spent.queries,
+      queue_id: this.#ctx.macros.get('i'),
+    });
   }
 
   connect(info: Parameters<NonNullable<MilterFilter['connect']>>[0]): Verdict {
@@ -129,8 +149,9 @@ class InboundFilter implements MilterFilter {
 
   mailFrom(sender: string): Verdict {
     this.abort();
-    const tempFailures = new Set<string>();
-    const resolver = recordingResolver(mailauthResolver(this.#deps.dns, { signal: this.#ctx.messageSignal() }), tempFailures);
+    const signal = this.#ctx.messageSignal();
+    // Every lookup of this message is bounded (time, count) and stops when the message does.
+    const spfBudget = budgetedLookup(this.#deps.dns, this.#dnsBudget, { signal });
     this.#msg = {
       sender,
       headers: [],
@@ -139,17 +160,22 @@ class InboundFilter implements MilterFilter {
       fromHeaders: 0,
       fromAuthors: new Set(),
       dkimSignatures: 0,
-      tempFailures,
-      resolver,
+      tempFailures: new Set<string>(),
+      spfBudget,
       started: this.#deps.now(),
     };
     // SPF is fully known now: resolve it while the message is still coming; the answers
     // land in the shared cache, so mailauth's SPF check at the end is all cache hits.
     if (this.#ip) {
+      const done = (): void => {
+        this.#logBudget(spfBudget, 'spf-at-mail-from');
+        spfBudget.dispose();
+      };
       mailauth
-        .spf({ sender, ip: this.#ip, helo: this.#helo || this.#ip, mta: this.#authserv(), resolver, maxResolveCount: this.#cfg.spf_max_lookups, maxVoidCount: this.#cfg.spf_max_void_lookups })
-        .catch((err: unknown) => this.#log.debug('SPF prefetch failed (repeated at end of message)', describeError(err)));
-    }
+        .spf({ sender, ip: this.#ip, helo: this.#helo || this.#ip, mta: this.#authserv(), resolver: mailauthResolver(spfBudget), maxResolveCount: this.#cfg.spf_max_lookups, maxVoidCount: this.#cfg.spf_max_void_lookups })
+        .catch((err: unknown) => this.#log.debug('SPF prefetch failed (repeated at end of message)', describeError(err)))
+        .then(done, done);
+    } else spfBudget.dispose();
     return { kind: 'continue' };
   }
 
@@ -180,7 +206,14 @@ class InboundFilter implements MilterFilter {
   async endOfHeaders(): Promise<Verdict> {
     const m = this.#msg;
     if (!m) return { kind: 'continue' };
-    this.#prefetch(m);
+    // One evaluation per message. The session's state machine already refuses a second EOH;
+    // starting a second authenticate() on the same message is how its work once ran twice.
+    if (m.feed) throw new Error('end of headers twice for one message');
+    const budget = budgetedLookup(this.#deps.dns, this.#dnsBudget, { signal: this.#ctx.messageSignal() });
+    const resolver = recordingResolver(mailauthResolver(budget), m.tempFailures);
+    m.budget = budget;
+    m.resolver = resolver;
+    this.#prefetch(m, resolver);
     let resolveAuth!: (p: Promise<MailauthResult>) => void;
     const auth = new Promise<MailauthResult>((resolve) => (resolveAuth = (p) => resolve(p)));
     m.feed = new MessageFeed(auth);
@@ -190,7 +223,7 @@ class InboundFilter implements MilterFilter {
         helo: this.#helo || this.#ip,
         sender: m.sender, // '' for the null sender: mailauth then checks the HELO identity
         mta: this.#authserv(),
-        resolver: m.resolver,
+        resolver,
         disableBimi: true,
         disableArc: !this.#cfg.arc,
         minBitLength: this.#cfg.min_key_bits,
@@ -207,7 +240,7 @@ class InboundFilter implements MilterFilter {
   }
 
   /** DKIM keys and the DMARC record, looked up while the body streams. */
-  #prefetch(m: Message): void {
+  #prefetch(m: Message, resolver: MailauthResolver): void {
     const names: string[] = [];
     for (const [n, v] of m.headers) {
       if (n.toLowerCase() !== 'dkim-signature') continue;
@@ -217,7 +250,7 @@ class InboundFilter implements MilterFilter {
     }
     for (const d of m.fromAuthors) names.push(`_dmarc.${d}`);
     for (const name of names) {
-      m.resolver(name, 'TXT').catch(() => undefined); // answers (and NXDOMAINs) warm the cache; errors recur where they matter
+      resolver(name, 'TXT').catch(() => undefined); // answers (and NXDOMAINs) warm the cache; errors recur where they matter
     }
   }
 
@@ -233,12 +266,22 @@ class InboundFilter implements MilterFilter {
       return { verdict: { kind: 'continue' } as Verdict, modifications: [] };
     }
     await m.feed.end();
-    const result = await m.auth;
+    let result: MailauthResult;
+    try {
+      result = await m.auth;
+    } finally {
+      if (m.budget) {
+        this.#logBudget(m.budget, 'end-of-message');
+        m.budget.dispose();
+      }
+    }
     const iprev = this.#iprev ? await this.#iprev : undefined;
     const ourId = this.#authserv();
 
     const arc = correctArc(result.arc, arcKeyNames(m.arcHeaders), m.tempFailures);
-    const dmarc = correctDmarc(result.dmarc);
+    // A DMARC fail needs every check that could have given an aligned pass to have ended:
+    // a temperror there makes the evaluation incomplete, i.e. dmarc=temperror (RFC 9989 §9.1).
+    const dmarc = correctDmarc(result.dmarc, { spf: result.spf, dkim: result.dkim.results ?? [] });
     const infos: string[] = [];
     const dkimRows = result.dkim.results ?? [];
     // mailauth drops a DKIM-Signature it cannot parse and may then say "message not signed";
@@ -346,8 +389,10 @@ class InboundFilter implements MilterFilter {
 
   abort(): void {
     // Postfix aborts after every message too; only a feed still open needs stopping.
-    const feed = this.#msg?.feed;
-    if (feed && !feed.finished) feed.destroy(new Error('message aborted'));
+    const m = this.#msg;
+    if (m?.feed && !m.feed.finished) m.feed.destroy(new Error('message aborted'));
+    m?.spfBudget.dispose();
+    m?.budget?.dispose();
     this.#msg = undefined;
   }
 
