@@ -95,7 +95,7 @@ export async function startMilterServer(o: MilterServerOptions): Promise<MilterS
           socket.write(b);
           if (socket.writableLength > maxWriteBacklog) {
             metrics?.protocolErrors.inc({ kind: 'write-backlog' });
-            o.logger.warn('milter peer does not read our replies; closing this session', { sid: id, backlog: socket.writableLength });
+            o.logger.warn('milter peer does not read our replies; closing this session', { sid: id, code: 'write-backlog', backlog: socket.writableLength });
             session.destroy('write-backlog');
             socket.destroy();
           }
