@@ -403,7 +403,8 @@ export async function startSelf(options: { readonly maxFrame?: number } = {}): P
   const sock = join(dir, 'milter.sock');
   await writeFile(config, ['milter:', `  max_frame: ${options.maxFrame ?? 1024 * 1024}`, 'store:', `  path: ${join(dir, 'state.db')}`, 'dns:', '  timeout: 500ms', '  attempts: 1', 'inbound:', '  authserv_id: mx.anchor.test', 'log:', '  level: warn', ''].join('\n'));
   const main = new URL('../src/cli/main.ts', import.meta.url).pathname;
-  const child = spawn(process.execPath, [main, 'milter', '--config', config, '--dns', `${dns.server.host}:${dns.server.port}`, '--listen', `unix:${sock}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The flags bin/mailanchor runs the milter with in production (a capped young generation).
+  const child = spawn(process.execPath, ['--max-semi-space-size=2', main, 'milter', '--config', config, '--dns', `${dns.server.host}:${dns.server.port}`, '--listen', `unix:${sock}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-1_000_000)));

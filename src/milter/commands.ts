@@ -5,7 +5,7 @@
  * (8-bit headers, SMTPUTF8) and DKIM sees exactly what the MTA has.
  */
 import { isIP } from 'node:net';
-import { SMFIC, commandName } from './constants.ts';
+import { MAX_MACRO_BYTES, SMFIC, commandName } from './constants.ts';
 import { MilterProtocolError } from './errors.ts';
 import type { Frame } from './codec.ts';
 import type { ClientAddress } from './filter.ts';
@@ -57,6 +57,10 @@ export function parseCommand(frame: Frame): MilterCommand {
     }
     case SMFIC.MACRO: {
       if (p.length < 1) throw malformed(c, 'no stage byte');
+      // Refused before a single string is decoded (macros.ts bounds the sum over a session).
+      if (p.length > MAX_MACRO_BYTES + 1) {
+        throw new MilterProtocolError('macros-too-large', `one MACRO frame of ${p.length} bytes, over the ${MAX_MACRO_BYTES} a connection may hold`, { bytes: p.length });
+      }
       const stage = p[0]!;
       if (p.length === 1) return { kind: 'macro', stage, macros: [] };
       const parts = cstrings(c, p.subarray(1), 0);

@@ -5,7 +5,7 @@
  * MAX_MACRO_BYTES — Postfix sends a few hundred bytes, a peer sending megabytes of macros
  * for 256 made-up stages would otherwise pin that much per session.
  */
-import { SMFIC, commandName } from './constants.ts';
+import { MAX_MACRO_BYTES, SMFIC, commandName } from './constants.ts';
 import { MilterProtocolError } from './errors.ts';
 import { normaliseMacroName } from './commands.ts';
 import type { MacroView } from './filter.ts';
@@ -15,9 +15,6 @@ const MACRO_ORDER = [SMFIC.BODYEOB, SMFIC.EOH, SMFIC.HEADER, SMFIC.BODY, SMFIC.D
 const MACRO_STAGES: ReadonlySet<number> = new Set(MACRO_ORDER);
 /** Stages whose macros belong to one message: cleared when the next MAIL's macros arrive. */
 const MESSAGE_MACRO_STAGES = [SMFIC.MAIL, SMFIC.RCPT, SMFIC.DATA, SMFIC.HEADER, SMFIC.EOH, SMFIC.BODY, SMFIC.BODYEOB];
-
-/** All macros of a connection together; far above anything Postfix sends (names + values). */
-export const MAX_MACRO_BYTES = 64 * 1024;
 
 export class Macros implements MacroView {
   readonly #stages = new Map<number, { readonly values: Map<string, string>; readonly bytes: number }>();
