@@ -11,10 +11,11 @@
  * bound twice, is created once and its handle given to every worker, each accepting on it
  * itself (`SCHED_NONE`). So throughput scales with the cores.
  *
- * Restarts: a worker that dies young restarts after a back-off (per slot, 250 ms doubling,
- * at most MAX_RESTART_DELAY_MS) while another worker still serves; when none is left the
- * delay is at most LAST_WORKER_RESTART_MS, so the service is never without a worker for
- * more than that and a worker's start-up.
+ * Restarts: a worker that dies young restarts after a back-off (per slot: at once, then
+ * 250 ms doubling to at most MAX_RESTART_DELAY_MS) while another worker still serves; when
+ * none is left the first death restarts at once and a crash loop waits at most
+ * LAST_WORKER_RESTART_MS, so the service is never without a worker for longer than that
+ * and a worker's start-up (about a second; more on a loaded machine).
  */
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
@@ -50,11 +51,12 @@ export interface Primary {
   stop(): Promise<void>;
 }
 
-/** Worker restarts back off from 250 ms to this while they keep dying young, other workers alive. */
+/** Worker restarts back off to this while they keep dying young, other workers alive. */
 const MAX_RESTART_DELAY_MS = 5_000;
-/** With no worker left, the next one starts within this, whatever the back-off. */
-const LAST_WORKER_RESTART_MS = 500;
-const FIRST_RESTART_DELAY_MS = 250;
+/** The second young death of a slot waits this long; each further one twice as long. */
+const FIRST_BACKOFF_MS = 250;
+/** With no worker left, a crash-looping slot still tries again this often. */
+const LAST_WORKER_RESTART_MS = 1_000;
 /** A worker that lived this long before dying restarts at once. */
 const HEALTHY_UPTIME_MS = 60_000;
 
@@ -120,9 +122,10 @@ export async function startPrimary(o: PrimaryOptions): Promise<Primary> {
         return;
       }
       const young = lived < HEALTHY_UPTIME_MS;
-      const wanted = young ? (backoff.get(slot) ?? FIRST_RESTART_DELAY_MS) : 0;
-      backoff.set(slot, young ? Math.min(wanted * 2 || FIRST_RESTART_DELAY_MS, MAX_RESTART_DELAY_MS) : FIRST_RESTART_DELAY_MS);
-      // Never leave the service without a worker for longer than a moment.
+      const wanted = young ? (backoff.get(slot) ?? 0) : 0;
+      backoff.set(slot, young ? Math.min(Math.max(wanted * 2, FIRST_BACKOFF_MS), MAX_RESTART_DELAY_MS) : 0);
+      // Never leave the service without a worker: with none left, a first death restarts at
+      // once and a crash loop waits at most LAST_WORKER_RESTART_MS between attempts.
       const delay = slots.size === 0 ? Math.min(wanted, LAST_WORKER_RESTART_MS) : wanted;
       o.logger.error('milter worker died; restarting it', { slot, pid: worker.process.pid, code, signal, lived_ms: lived, restart_in_ms: delay, workers_alive: slots.size });
       // Not unref'd: when every worker is dead this timer is what keeps the primary alive.

@@ -99,5 +99,7 @@ export function transition(phase: Phase, kind: Kind, off: ReadonlySet<Stage>): T
   const from = RANK[session.step];
   const to = RANK[kind];
   if (to < from || (to === from && ONCE.has(kind))) return no(`${kind.toUpperCase()} ${describe(session)}`);
+  // After headers comes EOH (libmilter's NX_HDRS), unless EOH was negotiated away.
+  if (session.step === 'header' && to > RANK.eoh && !off.has('eoh')) return no(`${kind.toUpperCase()} after HEADER without EOH`);
   return kind === 'eom' ? ok(BETWEEN_MESSAGES, false, true) : ok({ kind: 'message', step: kind });
 }

@@ -107,7 +107,8 @@ test.serial('a worker killed with SIGKILL is replaced while the other keeps serv
   t.true(results.every(Boolean));
 
   // Both at once: nothing serves for a moment, but the primary stays up and brings both back
-  // at once (no back-off when no worker is left): serving again within a second or two.
+  // at once (no back-off when no worker is left): serving again as soon as a worker has
+  // started — about a second on an idle machine; the bound leaves room for a loaded one.
   const killedAt = Date.now();
   for (const pid of now) process.kill(pid, 'SIGKILL');
   let servingAgainMs: number | undefined;
@@ -116,7 +117,7 @@ test.serial('a worker killed with SIGKILL is replaced while the other keeps serv
     else await new Promise((r) => setTimeout(r, 50));
   }
   t.log(`serving again ${servingAgainMs} ms after both workers were killed`);
-  t.truthy(servingAgainMs !== undefined && servingAgainMs < 3000, `serving again within 3 s (took ${servingAgainMs} ms)`);
+  t.truthy(servingAgainMs !== undefined && servingAgainMs < 6000, `serving again within 6 s (took ${servingAgainMs} ms)`);
   let after: number[] = [];
   for (let i = 0; i < 150; i++) {
     after = workerPids();

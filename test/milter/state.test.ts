@@ -30,13 +30,14 @@ test('what Postfix sends passes: two messages, ABORT after each, QUIT', (t) => {
 
 test('steps the MTA leaves out are skipped: no DATA, no headers, no body, RSET (ABORT) mid-message, HELO twice, UNKNOWN in the envelope', (t) => {
   t.is(run(['optneg', 'connect', 'helo', 'helo', 'mail', 'rcpt', 'unknown', 'eoh', 'eom', 'quit']).refusedAt, -1);
-  t.is(run(['optneg', 'connect', 'mail', 'rcpt', 'abort', 'mail', 'rcpt', 'header', 'eom', 'mail', 'eom']).refusedAt, -1);
+  t.is(run(['optneg', 'connect', 'mail', 'rcpt', 'abort', 'mail', 'rcpt', 'header', 'eoh', 'eom', 'mail', 'eom']).refusedAt, -1);
+  t.is(run(['optneg', 'connect', 'mail', 'header', 'eom'], new Set<Stage>(['eoh'])).refusedAt, -1, 'EOH off: the MTA goes from headers to the end');
 });
 
 test('stages negotiated away: with CONNECT off the session starts at HELO or MAIL; with MAIL off a message starts at its first step', (t) => {
   t.is(run(['optneg', 'helo', 'mail', 'eom'], new Set<Stage>(['connect'])).refusedAt, -1);
   t.is(run(['optneg', 'mail'], NONE).refusedAt, 1, 'MAIL before CONNECT is refused when CONNECT is on');
-  t.is(run(['optneg', 'connect', 'header', 'eoh', 'eom', 'header', 'eom'], new Set<Stage>(['mail', 'rcpt', 'data'])).refusedAt, -1);
+  t.is(run(['optneg', 'connect', 'header', 'eoh', 'eom', 'header', 'eoh', 'eom'], new Set<Stage>(['mail', 'rcpt', 'data'])).refusedAt, -1);
   t.is(run(['optneg', 'connect', 'header']).refusedAt, 2, 'HEADER outside a message, MAIL on');
 });
 
@@ -50,6 +51,8 @@ const refused: Array<[string, Kind[], number, RegExp]> = [
   ['EOM after EOM', ['optneg', 'connect', 'mail', 'eoh', 'eom', 'eom'], 5, /EOM outside a message/],
   ['BODY after EOM', ['optneg', 'connect', 'mail', 'eoh', 'body', 'eom', 'body'], 6, /BODY outside a message/],
   ['EOH twice', ['optneg', 'connect', 'mail', 'eoh', 'eoh'], 4, /EOH after EOH/],
+  ['BODY right after a HEADER (no EOH)', ['optneg', 'connect', 'mail', 'header', 'body'], 4, /BODY after HEADER without EOH/],
+  ['EOM right after a HEADER (no EOH)', ['optneg', 'connect', 'mail', 'header', 'eom'], 4, /EOM after HEADER without EOH/],
   ['a header after EOH', ['optneg', 'connect', 'mail', 'eoh', 'header'], 4, /HEADER after EOH/],
   ['RCPT after DATA', ['optneg', 'connect', 'mail', 'rcpt', 'data', 'rcpt'], 5, /RCPT after DATA/],
   ['MAIL inside a message', ['optneg', 'connect', 'mail', 'rcpt', 'mail'], 4, /MAIL after RCPT/],
