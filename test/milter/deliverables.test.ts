@@ -17,6 +17,13 @@ function run(cmd: string, args: string[]): Promise<{ code: number; out: string }
   for (const key of ['User=mailanchor', 'RuntimeDirectory=mailanchor', 'ProtectSystem=strict', 'NoNewPrivileges=yes', 'PrivateTmp=yes', 'CapabilityBoundingSet=', 'ExecReload=/bin/kill -HUP $MAINPID']) {
     t.true(unit.includes(key), key);
   }
+  // Production listens on a unix socket only Postfix can open, whatever the config says
+  // (issue 16: a TCP listener lets any local user get mail signed as ours).
+  const exec = /^ExecStart=(.*)$/m.exec(unit)?.[1] ?? '';
+  t.regex(exec, / --listen unix:\/run\/mailanchor\/milter\.sock /);
+  t.regex(exec, / --socket-mode 0660 /);
+  t.regex(exec, / --socket-group postfix$/);
+  t.notRegex(exec, /inet/);
   const dir = await mkdtemp(join(tmpdir(), 'mailanchor-unit-'));
   try {
     const f = join(dir, 'mailanchor-milter.service');
