@@ -170,17 +170,11 @@ export async function startHostileDns(o: HostileDnsOptions = {}): Promise<Hostil
     }
   }
 
-  const udp: UdpSocket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
-  udp.on('message', (msg, rinfo) => {
+  const onDatagram = (udp: UdpSocket) => (msg: Buffer, rinfo: { port: number; address: string }): void => {
     void respond(msg, 'udp').then((r) => {
       if (r.kind === 'reply') udp.send(r.bytes, rinfo.port, rinfo.address, () => undefined);
     });
-  });
-  await new Promise<void>((resolve, reject) => {
-    udp.once('error', reject);
-    udp.bind(o.port ?? 0, host, () => resolve());
-  });
-  const port = udp.address().port;
+  };
   const conns = new Set<Socket>();
   const tcp: Server = createServer((sock) => {
     conns.add(sock);
@@ -203,10 +197,31 @@ export async function startHostileDns(o: HostileDnsOptions = {}): Promise<Hostil
       }
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(port, host, () => resolve());
-  });
+  // UDP and TCP on one port: with port 0 the UDP port the kernel picks may be taken for TCP
+  // by someone else; then try another.
+  let udp: UdpSocket | undefined;
+  let port = 0;
+  for (let attempt = 0; attempt < 20 && !udp; attempt++) {
+    const u = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    u.on('message', onDatagram(u));
+    await new Promise<void>((resolve, reject) => {
+      u.once('error', reject);
+      u.bind(o.port ?? 0, host, () => resolve());
+    });
+    port = u.address().port;
+    const listened = await new Promise<boolean>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => (err.code === 'EADDRINUSE' && o.port === undefined ? resolve(false) : reject(err));
+      tcp.once('error', onError);
+      tcp.listen(port, host, () => {
+        tcp.off('error', onError);
+        resolve(true);
+      });
+    });
+    if (listened) udp = u;
+    else await new Promise<void>((r) => u.close(() => r()));
+  }
+  if (!udp) throw new Error('no port free for both UDP and TCP');
+  const udpSocket = udp;
   return {
     server: { host, port },
     queries,
@@ -219,7 +234,7 @@ export async function startHostileDns(o: HostileDnsOptions = {}): Promise<Hostil
     async stop() {
       for (const t of timers) clearTimeout(t);
       for (const c of conns) c.destroy();
-      await Promise.all([new Promise<void>((r) => udp.close(() => r())), new Promise<void>((r) => tcp.close(() => r()))]);
+      await Promise.all([new Promise<void>((r) => udpSocket.close(() => r())), new Promise<void>((r) => tcp.close(() => r()))]);
     },
   };
 }
