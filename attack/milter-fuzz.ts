@@ -395,30 +395,89 @@ export const SELF_DNS: { readonly zone: Zone; readonly rules: readonly Rule[] } 
   ],
 };
 
-/** `--self`: a hostile DNS server and the real milter CLI (mail filter) on it. */
-export async function startSelf(options: { readonly maxFrame?: number } = {}): Promise<{ target: string; pid: number; dns: HostileDns; stop(): Promise<void>; output(): string; exited(): boolean }> {
+/**
+ * Asks a Node process with `--inspect` for a full GC and then its memory figures (the
+ * inspector protocol over its loopback WebSocket): what is still reachable after the run,
+ * as opposed to RSS, which keeps what malloc and V8 do not give back to the system.
+ */
+async function heapAfterGc(url: string): Promise<{ heapUsedMiB: number; rssMiB: number; externalMiB: number }> {
+  const ws = new WebSocket(url);
+  await new Promise<void>((resolve, reject) => {
+    ws.addEventListener('open', () => resolve(), { once: true });
+    ws.addEventListener('error', () => reject(new Error(`cannot reach the inspector at ${url}`)), { once: true });
+  });
+  let id = 0;
+  const call = (method: string, params: Record<string, unknown> = {}): Promise<Record<string, unknown>> =>
+    new Promise((resolve) => {
+      const mine = ++id;
+      const onMessage = (ev: MessageEvent): void => {
+        const m = JSON.parse(String(ev.data)) as { id?: number; result?: Record<string, unknown> };
+        if (m.id !== mine) return;
+        ws.removeEventListener('message', onMessage);
+        resolve(m.result ?? {});
+      };
+      ws.addEventListener('message', onMessage);
+      ws.send(JSON.stringify({ id: mine, method, params }));
+    });
+  try {
+    await call('HeapProfiler.collectGarbage');
+    await call('HeapProfiler.collectGarbage');
+    const r = await call('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true });
+    const mem = JSON.parse(String((r['result'] as { value?: unknown } | undefined)?.value ?? '{}')) as { heapUsed: number; rss: number; external: number };
+    return { heapUsedMiB: mem.heapUsed / 1048576, rssMiB: mem.rss / 1048576, externalMiB: mem.external / 1048576 };
+  } finally {
+    ws.close();
+  }
+}
+
+export interface SelfMilter {
+  readonly target: string;
+  readonly pid: number;
+  readonly dns: HostileDns;
+  stop(): Promise<void>;
+  output(): string;
+  exited(): boolean;
+  /** With `inspect`: a full GC in the milter, then its heap in use (MiB). */
+  heapAfterGc(): Promise<{ heapUsedMiB: number; rssMiB: number; externalMiB: number }>;
+}
+
+/**
+ * `--self`: a hostile DNS server and the real milter CLI (mail filter) on it, with the V8
+ * flags bin/mailanchor uses in production; `inspect` adds `--inspect=127.0.0.1:0` so the
+ * heap can be measured after a forced GC.
+ */
+export async function startSelf(options: { readonly maxFrame?: number; readonly inspect?: boolean } = {}): Promise<SelfMilter> {
   const dir = await mkdtemp(join(tmpdir(), 'mailanchor-fuzz-'));
   const dns = await startHostileDns({ zone: SELF_DNS.zone, rules: [...SELF_DNS.rules] });
   const config = join(dir, 'mailanchor.yml');
   const sock = join(dir, 'milter.sock');
   await writeFile(config, ['milter:', `  max_frame: ${options.maxFrame ?? 1024 * 1024}`, 'store:', `  path: ${join(dir, 'state.db')}`, 'dns:', '  timeout: 500ms', '  attempts: 1', 'inbound:', '  authserv_id: mx.anchor.test', 'log:', '  level: warn', ''].join('\n'));
   const main = new URL('../src/cli/main.ts', import.meta.url).pathname;
-  // The flags bin/mailanchor runs the milter with in production (a capped young generation).
-  const child = spawn(process.execPath, ['--max-semi-space-size=2', main, 'milter', '--config', config, '--dns', `${dns.server.host}:${dns.server.port}`, '--listen', `unix:${sock}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const flags = ['--max-semi-space-size=2', ...(options.inspect ? ['--inspect=127.0.0.1:0'] : [])];
+  const child = spawn(process.execPath, [...flags, main, 'milter', '--config', config, '--dns', `${dns.server.host}:${dns.server.port}`, '--listen', `unix:${sock}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  let inspector: string | undefined;
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-1_000_000)));
-  for (let i = 0; i < 200 && !/listening on/.test(out); i++) {
+  child.stderr!.on('data', (d: Buffer) => {
+    const text = d.toString();
+    inspector ??= /ws:\/\/127\.0\.0\.1:\d+\/[\w-]+/.exec(text)?.[0];
+    out = (out + text).slice(-1_000_000);
+  });
+  for (let i = 0; i < 200 && !/milter listening on/.test(out); i++) {
     if (child.exitCode !== null) throw new Error(`milter exited: ${out}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  if (!/listening on/.test(out)) throw new Error(`milter did not start: ${out}`);
+  if (!/milter listening on/.test(out)) throw new Error(`milter did not start: ${out}`);
   return {
     target: `unix:${sock}`,
     pid: child.pid!,
     dns,
     output: () => out,
     exited: () => child.exitCode !== null || child.signalCode !== null,
+    heapAfterGc: () => {
+      if (!inspector) throw new Error('started without inspect');
+      return heapAfterGc(inspector);
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         const gone = new Promise((r) => child.once('exit', r));
@@ -447,7 +506,7 @@ async function main(): Promise<void> {
     },
   });
   const maxFrame = Number(values['max-frame']);
-  const self = values.self ? await startSelf({ maxFrame }) : undefined;
+  const self = values.self ? await startSelf({ maxFrame, inspect: true }) : undefined;
   const target = self?.target ?? values.target;
   if (!target) throw new Error('--target or --self is needed');
   const pid = self?.pid ?? (values.pid ? Number(values.pid) : undefined);
@@ -455,6 +514,7 @@ async function main(): Promise<void> {
     // Warm up: JIT, caches, the first sessions' allocations, before the baseline is taken.
     for (let i = 0; i < 20; i++) await goodSession(target);
     await new Promise((r) => setTimeout(r, 2000));
+    const heapBefore = self ? await self.heapAfterGc() : undefined;
     const rssBefore = pid ? rssMiB(pid) : undefined;
     console.log(`fuzzing ${target} seed ${values.seed} for ${values.minutes} min${rssBefore !== undefined ? `, milter RSS ${rssBefore.toFixed(1)} MiB` : ''}`);
     const report = await runFuzz({
@@ -472,7 +532,15 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 5000)); // let sessions close and memory settle
     const rssAfter = pid ? rssMiB(pid) : undefined;
     const crashed = self ? self.exited() : false;
-    console.log(JSON.stringify({ ...report, crashes: crashed ? 1 : 0, rssBeforeMiB: rssBefore, rssAfterMiB: rssAfter }, null, 2));
+    const heapAfter = self && !crashed ? await self.heapAfterGc() : undefined;
+    const rssAfterGc = self && !crashed && pid ? rssMiB(pid) : undefined;
+    console.log(
+      JSON.stringify(
+        { ...report, crashes: crashed ? 1 : 0, rssBeforeMiB: rssBefore, rssAfterMiB: rssAfter, rssAfterGcMiB: rssAfterGc, heapUsedAfterGcBeforeMiB: heapBefore?.heapUsedMiB, heapUsedAfterGcAfterMiB: heapAfter?.heapUsedMiB },
+        null,
+        2,
+      ),
+    );
   } finally {
     await self?.stop();
   }
