@@ -6,5 +6,7 @@ export type ReportErrorCode =
   | 'UNREADABLE' // `report read`: input cannot be read or decoded
   | 'TOO_LARGE' // a bound was hit (file, decompressed size, zip entries)
   | 'NOT_A_REPORT'
-  | 'NOT_OURS';
+  | 'NOT_OURS'
+  | 'DUPLICATE' // the same (reporter, report id) was read before (this run, or in the store)
+  | 'MAILBOX'; // `report import --imap`: the mailbox could not be reached, logged into or changed
 export class ReportError extends MailanchorError<ReportErrorCode> {}

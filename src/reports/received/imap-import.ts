@@ -1,0 +1,141 @@
+/**
+ * `report import` from the mailbox reports arrive in (IMAP4rev1/rev2, RFC 3501 / RFC 9051,
+ * via imapflow: literals, MOVE with its COPY+EXPUNGE fallback, STARTTLS, UIDPLUS).
+ *
+ * One message at a time: fetch (size checked first), read, store, then MOVE it — to the
+ * processed folder when it held a report (new or already stored), to the failed folder when
+ * it held none we could use. A message is moved only after its reports are committed, so a
+ * crash between the two leaves it in place and the next run finds it a duplicate and moves
+ * it then. A store failure stops the run with the message untouched (exit 75: retried).
+ */
+import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { isAbsolute, join } from 'node:path';
+import { ImapFlow } from 'imapflow';
+import { ReportError } from '../errors.ts';
+import type { ReadLimits } from '../read/limits.ts';
+import { ConsumerFailure, readBuffer, type ReadOutcome, type ReportConsumer } from '../read/reader.ts';
+import type { ImapConfig } from './config.ts';
+
+export interface ImapImportDeps {
+  readonly env: NodeJS.ProcessEnv;
+  readonly limits: ReadLimits;
+  /** Builds the consumer for one message (its source label is `imap:FOLDER/UID`). */
+  readonly consumer: (source: string) => ReportConsumer;
+  readonly onOutcome: (o: ReadOutcome) => void;
+  readonly onMove: (uid: number, folder: string, why: string) => void;
+}
+
+export interface ImapImportResult {
+  readonly messages: number;
+  readonly processed: number;
+  readonly failed: number;
+  /** Messages left for the next run (over maxMessages). */
+  readonly left: number;
+}
+
+const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+
+export async function readPassword(cfg: ImapConfig, env: NodeJS.ProcessEnv): Promise<string> {
+  const file = isAbsolute(cfg.passwordFile) ? cfg.passwordFile : env.CREDENTIALS_DIRECTORY ? join(env.CREDENTIALS_DIRECTORY, cfg.passwordFile) : undefined;
+  if (!file) throw new ReportError('MAILBOX', `reports.import.imap.passwordFile "${cfg.passwordFile}" is relative and $CREDENTIALS_DIRECTORY is not set (systemd LoadCredential=); give an absolute path`);
+  try {
+    const first = (await readFile(file, 'utf8')).split(/\r?\n/)[0] ?? '';
+    if (!first) throw new Error('empty');
+    return first;
+  } catch (err) {
+    throw new ReportError('MAILBOX', `cannot read the IMAP password from ${file}: ${(err as Error).message}`, {}, { cause: err });
+  }
+}
+
+function mailboxError(what: string, err: unknown): ReportError {
+  if (err instanceof ReportError) return err;
+  const e = err as Error & { responseText?: string; code?: string };
+  return new ReportError('MAILBOX', `${what}: ${e.responseText ?? e.message}${e.code ? ` (${e.code})` : ''}`, {}, { cause: err });
+}
+
+export async function importFromImap(cfg: ImapConfig, deps: ImapImportDeps): Promise<ImapImportResult> {
+  if (cfg.tls === 'none' && !isLoopback(cfg.host.host)) {
+    throw new ReportError('MAILBOX', `reports.import.imap.tls: none is allowed only for a loopback host, not ${cfg.host.host} (the password would cross the network in clear)`);
+  }
+  const pass = await readPassword(cfg, deps.env);
+  const ca = cfg.caFile ? await readFile(cfg.caFile).catch((err: Error) => Promise.reject(mailboxError(`reports.import.imap.caFile ${cfg.caFile}`, err))) : undefined;
+  const client = new ImapFlow({
+    host: cfg.host.host,
+    port: cfg.host.port,
+    secure: cfg.tls === 'implicit',
+    doSTARTTLS: cfg.tls === 'starttls' ? true : cfg.tls === 'none' ? false : undefined,
+    auth: { user: cfg.user, pass },
+    logger: false,
+    disableAutoIdle: true,
+    connectionTimeout: cfg.timeout,
+    greetingTimeout: cfg.timeout,
+    socketTimeout: cfg.timeout,
+    tls: { ...(ca ? { ca } : {}), minVersion: 'TLSv1.2' },
+    clientInfo: { name: 'mailanchor' },
+  });
+  // imapflow also reports socket errors as events; without a listener they would crash the process.
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (err) {
+    throw mailboxError(`cannot log in to ${cfg.host.host}:${cfg.host.port} as ${cfg.user}`, err);
+  }
+  let processed = 0;
+  let failed = 0;
+  let messages = 0;
+  let left = 0;
+  try {
+    const existing = new Set((await client.list()).map((m) => m.path));
+    for (const folder of [cfg.processedFolder, cfg.failedFolder]) {
+      if (!existing.has(folder)) await client.mailboxCreate(folder).catch((err: unknown) => Promise.reject(mailboxError(`cannot create folder ${folder}`, err)));
+    }
+    const lock = await client.getMailboxLock(cfg.folder).catch((err: unknown) => Promise.reject(mailboxError(`cannot open folder ${cfg.folder}`, err)));
+    try {
+      const found = (await client.search({ all: true }, { uid: true })) || [];
+      const uids = [...found].sort((a, b) => a - b);
+      left = Math.max(0, uids.length - cfg.maxMessages);
+      for (const uid of uids.slice(0, cfg.maxMessages)) {
+        messages++;
+        const source = `imap:${cfg.folder}/${uid}`;
+        const head = await client.fetchOne(String(uid), { size: true }, { uid: true });
+        if (!head) continue; // expunged meanwhile
+        let destination: string;
+        let why: string;
+        if ((head.size ?? 0) > deps.limits.maxMessageSize) {
+          deps.onOutcome({ status: 'skipped', source, code: 'TOO_LARGE', reason: `message of ${head.size} bytes, above reports.read.maxMessageSize (${deps.limits.maxMessageSize})` });
+          destination = cfg.failedFolder;
+          why = 'too large';
+        } else {
+          const msg = await client.fetchOne(String(uid), { source: true }, { uid: true });
+          if (!msg || !msg.source) continue;
+          let usable = false;
+          try {
+            for await (const o of readBuffer(source, msg.source, deps.limits, deps.consumer(source))) {
+              deps.onOutcome(o);
+              if (o.status === 'read' || (o.status === 'skipped' && o.code === 'DUPLICATE')) usable = true;
+            }
+          } catch (err) {
+            if (err instanceof ConsumerFailure) throw err; // leave the message; the run fails as temporary
+            throw err;
+          }
+          destination = usable ? cfg.processedFolder : cfg.failedFolder;
+          why = usable ? 'report stored' : 'no usable report';
+        }
+        const moved = await client.messageMove(String(uid), destination, { uid: true }).catch((err: unknown) => Promise.reject(mailboxError(`cannot move message ${uid} to ${destination}`, err)));
+        if (!moved) throw new ReportError('MAILBOX', `the server did not move message ${uid} to ${destination}`);
+        deps.onMove(uid, destination, why);
+        if (destination === cfg.processedFolder) processed++;
+        else failed++;
+      }
+    } finally {
+      lock.release();
+    }
+  } catch (err) {
+    if (err instanceof ConsumerFailure) throw err;
+    throw mailboxError(`IMAP ${cfg.host.host}`, err);
+  } finally {
+    await client.logout().catch(() => client.close());
+  }
+  return { messages, processed, failed, left };
+}
