@@ -112,14 +112,17 @@ function explainSelectors(d: DomainPage, keys: readonly KeyFact[] | undefined): 
       continue;
     }
     const since = key.stateSince;
-    const failedAfter = u.lastFail * 1000 >= since;
+    const sinceDay = new Date(since).toISOString().slice(0, 10);
+    const after = u.failDays.filter((x) => x.day >= sinceDay);
+    const failedAfter = after.reduce((n, x) => n + x.failed, 0);
+    const afterText = `${fmt(failedAfter)} of them on or after ${sinceDay} (${after.map((x) => `${x.day.slice(5)}: ${fmt(x.failed)}`).join(', ')})`;
     if ((key.state === 'retired' || key.state === 'removed') && failedAfter) {
       out.push({
         kind: 'dkim-retired-selector',
         domain: d.domain,
         severity: 'info',
         text: `Rotation: selector ${u.selector} has been ${key.state} since ${at(since)}; its DNS record is gone or going, so mail signed with it before the switch and delivered or forwarded late fails DKIM. Expected for a few days after a rotation; if it goes on, a sender still signs with the old key.`,
-        evidence: [seen, `keystore: ${u.domain} ${u.selector} ${key.state} since ${at(since)}, created ${at(key.createdAt)}`],
+        evidence: [seen, afterText, `keystore: ${u.domain} ${u.selector} ${key.state} since ${at(since)}, created ${at(key.createdAt)}`],
       });
     } else if (key.state === 'revoked' && failedAfter) {
       out.push({
@@ -127,7 +130,7 @@ function explainSelectors(d: DomainPage, keys: readonly KeyFact[] | undefined): 
         domain: d.domain,
         severity: 'action',
         text: `Selector ${u.selector} was revoked at ${at(since)} (empty p=): every signature with it fails by design. Mail still signed with it after the revocation comes from a system that kept the revoked key — find it among the sources.`,
-        evidence: [seen, `keystore: ${u.domain} ${u.selector} revoked since ${at(since)}`],
+        evidence: [seen, afterText, `keystore: ${u.domain} ${u.selector} revoked since ${at(since)}`],
       });
     } else if (key.state === 'active' && u.fail > 0.02 * (u.pass + u.fail)) {
       out.push({

@@ -54,17 +54,21 @@ export type SenderIdentity =
   | { readonly status: 'dns-error'; readonly reason: string };
 
 const SMALL_SET = 10;
-const addSmall = (s: Set<string>, v: string | undefined): void => {
-  if (v && s.size < SMALL_SET) s.add(v);
+/** At most SMALL_SET distinct values; arrays, not Sets: a 100 MB report has 50,000 sources with four each. */
+const addSmall = (s: Set<string> | string[], v: string | undefined): void => {
+  if (!v) return;
+  if (Array.isArray(s)) {
+    if (s.length < SMALL_SET && !s.includes(v)) s.push(v);
+  } else if (s.size < SMALL_SET) s.add(v);
 };
 
 interface SourceAcc {
   readonly ip: string;
   readonly counts: Counts;
-  readonly headerFrom: Set<string>;
-  readonly reporters: Set<string>;
-  readonly dkimDomains: Set<string>;
-  readonly spfDomains: Set<string>;
+  readonly headerFrom: string[];
+  readonly reporters: string[];
+  readonly dkimDomains: string[];
+  readonly spfDomains: string[];
 }
 
 export interface SelectorUse {
@@ -77,6 +81,8 @@ export interface SelectorUse {
   firstFail?: number;
   lastFail?: number;
   failIps: Set<string>;
+  /** Failed messages per UTC day, so an explanation can count those after a key's state changed. */
+  readonly failDays: Map<string, number>;
 }
 
 interface DomainAcc {
@@ -164,7 +170,7 @@ export class PageBuilder {
         rep.messages += row.count;
         let s = acc.sources.get(row.sourceIp);
         if (!s) {
-          s = { ip: row.sourceIp, counts: counts(), headerFrom: new Set(), reporters: new Set(), dkimDomains: new Set(), spfDomains: new Set() };
+          s = { ip: row.sourceIp, counts: counts(), headerFrom: [], reporters: [], dkimDomains: [], spfDomains: [] };
           acc.sources.set(row.sourceIp, s);
         }
         add(s.counts, c.class, kind, row.count, row.disposition);
@@ -173,11 +179,12 @@ export class PageBuilder {
         for (const a of row.dkimAuth) {
           addSmall(s.dkimDomains, a.domain && `${a.domain}${a.selector ? `/${a.selector}` : ''}:${a.result}`);
           // Our own selectors (the policy domain or below): the rotation explanations need them.
-          if (a.selector && (a.domain === domain || a.domain.endsWith(`.${domain}`))) {
+          // A message an intermediary changed (`forwarded`) says nothing about our key.
+          if (a.selector && c.class !== 'forwarded' && (a.domain === domain || a.domain.endsWith(`.${domain}`))) {
             const key = `${a.domain} ${a.selector}`;
             let u = acc.selectors.get(key);
             if (!u) {
-              u = { domain: a.domain, selector: a.selector, pass: 0, fail: 0, other: 0, failIps: new Set() };
+              u = { domain: a.domain, selector: a.selector, pass: 0, fail: 0, other: 0, failIps: new Set(), failDays: new Map() };
               acc.selectors.set(key, u);
             }
             if (a.result === 'pass') u.pass += row.count;
@@ -186,6 +193,7 @@ export class PageBuilder {
               u.firstFail = Math.min(u.firstFail ?? Infinity, header.begin);
               u.lastFail = Math.max(u.lastFail ?? -Infinity, header.end);
               addSmall(u.failIps, row.sourceIp);
+              u.failDays.set(day, (u.failDays.get(day) ?? 0) + row.count);
             } else u.other += row.count;
           }
         }
@@ -274,9 +282,10 @@ export class PageBuilder {
   }
 
   #domainPage(d: DomainAcc, identities: ReadonlyMap<string, SenderIdentity>, maxListed: number): DomainPage {
+    const lookedUp = identities.size > 0;
     const orgOf = (ip: string): { org: string; ptr?: string; identity: SenderIdentity['status'] | 'not-looked-up' } => {
       const id = identities.get(ip);
-      if (!id) return { org: 'not looked up', identity: 'not-looked-up' };
+      if (!id) return { org: lookedUp ? 'not looked up (beyond reports.page.ptrLookups)' : 'reverse DNS not looked up', identity: 'not-looked-up' };
       if (id.status === 'confirmed') return { org: getDomain(id.name, { allowPrivateDomains: false }) ?? id.name, ptr: id.name, identity: 'confirmed' };
       if (id.status === 'unconfirmed') return { org: 'PTR not forward-confirmed', ptr: id.name, identity: 'unconfirmed' };
       if (id.status === 'no-ptr') return { org: 'no PTR', identity: 'no-ptr' };
@@ -320,7 +329,8 @@ export class PageBuilder {
     // then show each group's listed sources in numeric address order.
     const ranked = [...sources].sort((a, b) => b.counts.failing - a.counts.failing || b.counts.messages - a.counts.messages || compareIp(a.ip, b.ip));
     for (const s of ranked.slice(0, maxListed)) groups.get(s.org)!.listed.push(s);
-    for (const g of groups.values()) g.listed.sort((a, b) => compareIp(a.ip, b.ip));
+    // Within a group: the failing sources first, each part in numeric address order.
+    for (const g of groups.values()) g.listed.sort((a, b) => Number(b.counts.failing > 0) - Number(a.counts.failing > 0) || compareIp(a.ip, b.ip));
     const reporters = [...d.reporters].map(([k, r]) => ({ name: this.reporterName(k), reports: r.reports, messages: r.messages, spellings: [...r.names.keys()].sort() }));
     return {
       domain: d.domain,
@@ -334,7 +344,7 @@ export class PageBuilder {
       sourceCount: sources.length,
       listedCount: Math.min(sources.length, maxListed),
       orgs: [...groups.values()].sort((a, b) => b.counts.failing - a.counts.failing || b.counts.messages - a.counts.messages || a.org.localeCompare(b.org)),
-      selectors: [...d.selectors.values()].map((u) => ({ domain: u.domain, selector: u.selector, pass: u.pass, fail: u.fail, other: u.other, ...(u.firstFail !== undefined ? { firstFail: u.firstFail, lastFail: u.lastFail! } : {}), failIps: [...u.failIps].sort(compareIp) })).sort((a, b) => b.fail - a.fail || a.selector.localeCompare(b.selector)),
+      selectors: [...d.selectors.values()].map((u) => ({ domain: u.domain, selector: u.selector, pass: u.pass, fail: u.fail, other: u.other, ...(u.firstFail !== undefined ? { firstFail: u.firstFail, lastFail: u.lastFail! } : {}), failIps: [...u.failIps].sort(compareIp), failDays: [...u.failDays].sort(([a], [b]) => a.localeCompare(b)).map(([day, n]) => ({ day, failed: n })) })).sort((a, b) => b.fail - a.fail || a.selector.localeCompare(b.selector)),
     };
   }
 }
@@ -369,6 +379,7 @@ export interface SelectorSummary {
   readonly firstFail?: number;
   readonly lastFail?: number;
   readonly failIps: readonly string[];
+  readonly failDays: readonly { readonly day: string; readonly failed: number }[];
 }
 
 export interface DomainPage {

@@ -94,7 +94,7 @@ function domainSection(d: DomainPage, page: Page): string {
   out.push(`<h3>Mail per day (UTC)</h3>${dailyChart(d)}<p class="legend"><i style="background:${COLORS.aligned}"></i>aligned <i style="background:${COLORS.forwarded}"></i>forwarded (SPF failed, DKIM passed) <i style="background:${COLORS.failing}"></i>failing with ${esc(d.domain)} in From:</p>`);
   out.push(`<h3>Where mail comes from</h3><p class="count">${fmt(d.listedCount)} of ${fmt(d.sourceCount)} sources listed, grouped by the organisation of their forward-confirmed PTR name; sources that fail first.${page.reverseDns.enabled ? '' : ' Reverse DNS was not looked up (--no-dns).'}</p>`);
   const orgs = d.orgs;
-  out.push(orgs.map((g, i) => orgRow(g, i < 3 && g.counts.failing > 0)).join('\n'));
+  out.push(orgs.map((g, i) => orgRow(g, i < 3 && g.counts.failing > 0 && g.listed.length <= 30)).join('\n'));
   out.push(`<h3>Reporters</h3><table class="reporters"><thead><tr><th>reporter</th><th>reports</th><th>messages</th><th>names seen</th></tr></thead><tbody>${d.reporters.map((r) => `<tr><td>${esc(r.name)}</td><td class="n">${fmt(r.reports)}</td><td class="n">${fmt(r.messages)}</td><td>${esc(r.spellings.join(' / '))}</td></tr>`).join('')}</tbody></table>`);
   out.push('</section>');
   return out.join('\n');

@@ -1,0 +1,39 @@
+/**
+ * One `report read`/`report import` run over PATHs in its own process, for the bench and the
+ * 100 MB test: prints one JSON line with reports, rows, messages, wall time and peak RSS
+ * (getrusage ru_maxrss). `--import DB` stores into a fresh SQLite history instead of
+ * folding into a page.
+ *
+ *   node bench/read-reports.ts [--import DB] PATH…
+ */
+import { parseArgs } from 'node:util';
+import { readPaths } from '../src/reports/read/reader.ts';
+import { readDefaults } from '../src/reports/received/config.ts';
+import { pageConsumer, storeConsumer } from '../src/reports/received/consumers.ts';
+import { PageBuilder } from '../src/reports/received/page-model.ts';
+import { openDatabase } from '../src/store/database.ts';
+import { SqliteReceivedReports } from '../src/store/sqlite/received-reports.ts';
+
+const { values, positionals } = parseArgs({ options: { import: { type: 'string' } }, allowPositionals: true });
+const started = performance.now();
+const builder = new PageBuilder();
+const db = values.import ? openDatabase(values.import) : undefined;
+const consumer = db ? storeConsumer(new SqliteReceivedReports(db), [], () => 'bench', Date.now, { stored: 0, duplicates: 0 }) : pageConsumer(builder, []);
+let reports = 0;
+let rows = 0;
+let messages = 0;
+let skipped = 0;
+for await (const o of readPaths(positionals, readDefaults(), consumer)) {
+  if (o.status === 'skipped') {
+    skipped++;
+    process.stderr.write(`skipped ${o.source}: ${o.reason}\n`);
+  } else if (o.kind === 'dmarc') {
+    reports++;
+    rows += o.stats.rows;
+    messages += o.stats.messages;
+  } else reports++;
+}
+if (!db) builder.finish(new Map(), { maxSourcesListed: 2000 });
+db?.close();
+const ms = performance.now() - started;
+process.stdout.write(`${JSON.stringify({ mode: db ? 'import' : 'read', reports, skipped, rows, messages, ms: Math.round(ms), reportsPerSecond: Math.round((reports / ms) * 1000), rowsPerSecond: Math.round((rows / ms) * 1000), peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`);
