@@ -120,7 +120,7 @@ export async function importFromImap(cfg: ImapConfig, deps: ImapImportDeps): Pro
             throw err;
           }
           destination = usable ? cfg.processedFolder : cfg.failedFolder;
-          why = usable ? 'report stored' : 'no usable report';
+          why = usable ? 'report stored or already known' : 'no usable report';
         }
         const moved = await client.messageMove(String(uid), destination, { uid: true }).catch((err: unknown) => Promise.reject(mailboxError(`cannot move message ${uid} to ${destination}`, err)));
         if (!moved) throw new ReportError('MAILBOX', `the server did not move message ${uid} to ${destination}`);

@@ -1,0 +1,134 @@
+/**
+ * `report import` against a real IMAP server: a private Dovecot on loopback
+ * (test/support/dovecot.ts) holding report mails as Google, Microsoft and a TLS reporter send
+ * them, a report mailed twice, a CRLF mail with a long header block and a mail that is not a
+ * report. The import stores each report once, moves report mail to the processed folder and
+ * the rest to the unused folder; a second run imports nothing new; a bad password is a
+ * temporary failure (exit 75) that touches nothing.
+ */
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { ImapFlow } from 'imapflow';
+import { run } from '../../../src/cli/report.ts';
+import { openDatabase } from '../../../src/store/database.ts';
+import { SqliteReceivedReports } from '../../../src/store/sqlite/received-reports.ts';
+import { captureIo } from '../../support/cli-io.ts';
+import { reportMail } from '../../support/dmarc-reports.ts';
+import { dovecotMissing, startDovecot, type DovecotServer } from '../../support/dovecot.ts';
+import { makeZip } from '../zip-writer.ts';
+
+const missing = dovecotMissing();
+const it = missing ? test.serial.skip : test.serial;
+if (missing) test.skip(`IMAP import needs Dovecot: ${missing}`, () => {});
+
+const SAMPLES = new URL('../../fixtures/reports/samples/', import.meta.url).pathname;
+const GOOGLE = 'google.com!example.test!1793491200!1793577599';
+const OUTLOOK = 'enterprise.protection.outlook.com!example.test!1793491200!1793577600';
+const YAHOO = 'yahoo.com!example.test!1793491200!1793577599';
+const TLS = 'google.com!example.test!1793491200!1793577599!001';
+const sample = (n: string) => readFileSync(join(SAMPLES, n));
+
+let imap: DovecotServer | undefined;
+let dir = '';
+let cfg = '';
+
+async function client(): Promise<ImapFlow> {
+  const c = new ImapFlow({ host: '127.0.0.1', port: imap!.port, secure: false, doSTARTTLS: false, auth: { user: 'dmarc', pass: 'secret' }, logger: false });
+  c.on('error', () => {});
+  await c.connect();
+  return c;
+}
+
+async function folderCounts(): Promise<Record<string, number>> {
+  const c = await client();
+  try {
+    const out: Record<string, number> = {};
+    for (const m of await c.list()) out[m.path] = (await c.status(m.path, { messages: true })).messages ?? 0;
+    return out;
+  } finally {
+    await c.logout();
+  }
+}
+
+async function importRun(config = cfg): Promise<{ code: number; out: string; err: string }> {
+  const io = captureIo(dir);
+  const code = await run(['import', '--config', config], io);
+  return { code, out: io.out(), err: io.err() };
+}
+
+it.before(async () => {
+  imap = await startDovecot({ users: [{ user: 'dmarc', password: 'secret' }] });
+  dir = await mkdtemp(join(tmpdir(), 'mailanchor-imap-import-'));
+  await writeFile(join(dir, 'imap-password'), 'secret\n', { mode: 0o600 });
+  await writeFile(join(dir, 'wrong-password'), 'nope\n', { mode: 0o600 });
+  const yaml = (pw: string) => `store:\n  path: ${join(dir, 'store.db')}\nreports:\n  domains: [example.test]\n  import:\n    imap:\n      host: 127.0.0.1:${imap!.port}\n      tls: none\n      user: dmarc\n      passwordFile: ${join(dir, pw)}\n      timeout: 10s\n`;
+  cfg = join(dir, 'mailanchor.yml');
+  await writeFile(cfg, yaml('imap-password'));
+  await writeFile(join(dir, 'wrong.yml'), yaml('wrong-password'));
+  const google = reportMail(makeZip([{ name: `${GOOGLE}.xml`, data: sample(`${GOOGLE}.xml`) }]), `${GOOGLE}.zip`, 'application/zip', 'Report domain: example.test Submitter: google.com Report-ID: 1');
+  const c = await client();
+  try {
+    await c.append('INBOX', google);
+    await c.append('INBOX', reportMail(gzipSync(sample(`${OUTLOOK}.xml`)), `${OUTLOOK}.xml.gz`, 'application/gzip', 'Report Domain: example.test Submitter: protection.outlook.com'));
+    await c.append('INBOX', reportMail(gzipSync(sample(`${TLS}.json`)), `${TLS}.json.gz`, 'application/tlsrpt+gzip', 'Report Domain: example.test Submitter: google.com TLS'));
+    await c.append('INBOX', google); // mailed twice
+    const longHeaders = Array.from({ length: 44 }, (_, i) => `X-Relay-${String(i).padStart(2, '0')}: ${'r'.repeat(48)}`);
+    await c.append('INBOX', reportMail(gzipSync(sample(`${YAHOO}.xml`)), `${YAHOO}.xml.gz`, 'application/gzip', 'Report Domain: example.test Submitter: yahoo.com', longHeaders));
+    await c.append('INBOX', Buffer.from('From: someone@example.test\r\nTo: dmarc@example.test\r\nSubject: hello\r\n\r\nNot a report.\r\n'));
+  } finally {
+    await c.logout();
+  }
+});
+
+it.after.always(async () => {
+  await imap?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+it('a wrong password is a temporary failure that leaves every message in place', async (t) => {
+  const r = await importRun(join(dir, 'wrong.yml'));
+  t.is(r.code, 75, r.out + r.err);
+  t.regex(r.err, /cannot log in to 127\.0\.0\.1:\d+ as dmarc/);
+  t.is((await folderCounts()).INBOX, 6);
+});
+
+it('import stores each report once and moves every message; a second run imports nothing new', async (t) => {
+  const first = await importRun();
+  t.log(first.out);
+  t.is(first.code, 0, first.err);
+  t.regex(first.out, /^stored DMARC report 17935040123456789012 from google\.com for example\.test: \d+ record\(s\), 143 message\(s\)$/m);
+  t.regex(first.out, /^duplicate imap:INBOX\/4:google\.com!example\.test!1793491200!1793577599\.zip:google\.com!example\.test!1793491200!1793577599\.xml: report 17935040123456789012 from google\.com is already stored/m);
+  t.regex(first.out, /^skipped imap:INBOX\/6: a message without a report attachment$/m);
+  t.regex(first.out, /^INBOX: 6 message\(s\), 5 to Reports\/Processed, 1 to Reports\/Unused$/m);
+  t.regex(first.out, /^4 report\(s\) stored, 1 already known$/m);
+  t.deepEqual(await folderCounts(), { INBOX: 0, Reports: 0, 'Reports/Processed': 5, 'Reports/Unused': 1 });
+  const db = openDatabase(join(dir, 'store.db'));
+  try {
+    t.like(await new SqliteReceivedReports(db).counts(), { dmarcReports: 3, tlsReports: 1 });
+  } finally {
+    db.close();
+  }
+  const second = await importRun();
+  t.is(second.code, 0, second.err);
+  t.regex(second.out, /^INBOX: 0 message\(s\), 0 to Reports\/Processed, 0 to Reports\/Unused$/m);
+  t.regex(second.out, /^0 report\(s\) stored, 0 already known$/m);
+  // The same report arriving again later is recognised from the store and filed away.
+  const c = await client();
+  try {
+    const lock = await c.getMailboxLock('Reports/Processed');
+    try {
+      await c.messageCopy('1', 'INBOX', { uid: true });
+    } finally {
+      lock.release();
+    }
+  } finally {
+    await c.logout();
+  }
+  const third = await importRun();
+  t.regex(third.out, /^0 report\(s\) stored, 1 already known$/m);
+  t.is((await folderCounts()).INBOX, 0);
+});
