@@ -145,7 +145,7 @@ export class AggregateParser {
         }
       }
     }
-    if (!this.#root) throw new ReportError('NOT_A_REPORT', 'XML without a <feedback> element');
+    if (!this.#root) throw new ReportError('NOT_A_REPORT', this.#wrapper === undefined ? 'XML without a <feedback> element' : `XML whose root is <${this.#wrapper}>, not a DMARC aggregate report's <feedback>`);
     this.#header ??= this.#buildHeader();
     return this.#header;
   }
