@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and benchmarks use: real Postfix, Knot DNS,
 # Unbound and the independent oracles (miltertest, python3-dkim, OpenDKIM, hash-slinger,
-# xmllint, Chromium). Idempotent; safe to run on a developer machine as root.
+# xmllint, Chromium; Dovecot for the IMAP report import). Idempotent; safe to run on a developer machine as root.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(
@@ -10,6 +10,7 @@ PKGS=(
   miltertest python3-dkim opendkim opendkim-tools opendmarc rspamd
   hash-slinger libxml2-utils chromium openssl systemd
   dmarc-cat
+  dovecot-imapd
 )
 missing=()
 for p in "${PKGS[@]}"; do
