@@ -47,7 +47,10 @@ async function folderCounts(): Promise<Record<string, number>> {
   const c = await client();
   try {
     const out: Record<string, number> = {};
-    for (const m of await c.list()) out[m.path] = (await c.status(m.path, { messages: true })).messages ?? 0;
+    for (const m of await c.list()) {
+      const st = await c.status(m.path, { messages: true });
+      if (st) out[m.path] = st.messages ?? 0;
+    }
     return out;
   } finally {
     await c.logout();
@@ -60,7 +63,8 @@ async function importRun(config = cfg): Promise<{ code: number; out: string; err
   return { code, out: io.out(), err: io.err() };
 }
 
-it.before(async () => {
+test.before(async () => {
+  if (missing) return;
   imap = await startDovecot({ users: [{ user: 'dmarc', password: 'secret' }] });
   dir = await mkdtemp(join(tmpdir(), 'mailanchor-imap-import-'));
   await writeFile(join(dir, 'imap-password'), 'secret\n', { mode: 0o600 });
@@ -84,7 +88,7 @@ it.before(async () => {
   }
 });
 
-it.after.always(async () => {
+test.after.always(async () => {
   await imap?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -105,7 +109,7 @@ it('import stores each report once and moves every message; a second run imports
   t.regex(first.out, /^skipped imap:INBOX\/6: a message without a report attachment$/m);
   t.regex(first.out, /^INBOX: 6 message\(s\), 5 to Reports\/Processed, 1 to Reports\/Unused$/m);
   t.regex(first.out, /^4 report\(s\) stored, 1 already known$/m);
-  t.deepEqual(await folderCounts(), { INBOX: 0, Reports: 0, 'Reports/Processed': 5, 'Reports/Unused': 1 });
+  t.like(await folderCounts(), { INBOX: 0, 'Reports/Processed': 5, 'Reports/Unused': 1 });
   const db = openDatabase(join(dir, 'store.db'));
   try {
     t.like(await new SqliteReceivedReports(db).counts(), { dmarcReports: 3, tlsReports: 1 });
