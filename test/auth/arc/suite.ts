@@ -127,3 +127,32 @@ export function splitSuiteMessage(text: string): { headers: HeaderField[]; body:
 export function suiteDns(txtRecords: Readonly<Record<string, string>>): FakeLookup {
   return fakeLookup(Object.fromEntries(Object.entries(txtRecords).map(([name, text]) => [name, { TXT: [text.replace(/\s*\n\s*/g, ' ').trim()] }])));
 }
+
+/**
+ * The suite's AR consolidation (README-schema.md "AR Consolidation"): every
+ * Authentication-Results of the srv-id, in order, each result on its own line. In the
+ * milter this is the one Authentication-Results value we render.
+ */
+export function consolidate(headers: readonly HeaderField[], srvId: string): string {
+  const results: string[] = [];
+  for (const f of headers) {
+    if (f.name.toLowerCase() !== 'authentication-results') continue;
+    const v = f.value.replace(/\r?\n[ \t]+/g, ' ').trim();
+    const [id, ...rest] = v.split(';');
+    if (id!.trim() !== srvId) continue;
+    results.push(...rest.map((x) => x.trim()).filter(Boolean));
+  }
+  return `${srvId};\r\n\t${results.join(';\r\n\t')}`;
+}
+
+/** The suite's normalised form: whitespace runs → one space, "; " between items, none inside b=/bh=. */
+export function normalise(value: string): string {
+  return value
+    .replace(/\s+/g, ' ')
+    .trim()
+    .split(';')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')
+    .map((p) => (/^(b|bh)=/.test(p) ? p.replace(/\s+/g, '') : p))
+    .join('; ');
+}
