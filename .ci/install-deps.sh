@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and benchmarks use: real Postfix, Knot DNS,
-# Unbound and the independent oracles (miltertest, python3-dkim — with python3-authres for
-# its ARC sealing —, OpenDKIM, hash-slinger, xmllint, Chromium). Idempotent; safe to run on a developer machine as root.
+# Unbound and the independent oracles (miltertest, python3-dkim and python3-authres, which
+# its ARC sealing needs, OpenDKIM, hash-slinger, xmllint, Chromium). Idempotent; safe to run
+# on a developer machine as root.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(
