@@ -10,6 +10,7 @@
  *   we do not know, so it is neither pass nor fail — unless a check that needed no
  *   unknown key already failed, which decides `fail`;
  * - no key (NXDOMAIN/NODATA), a revoked or unusable key, a key below `minKeyBits` → `fail`;
+ * - a chain that needs more than MAX_ARC_KEYS distinct keys → `fail` without lookups;
  * - oldest-pass (§5.2 step 5): the lowest instance k such that the AMS of k and of every
  *   newer instance validate;
  * - an AMS whose `l=` leaves body octets unsigned does not validate (content could have
@@ -50,6 +51,14 @@ interface Pending {
 
 const keyName = (selector: string, domain: string): string => `${selector}._domainkey.${domain}`;
 
+/**
+ * Distinct keys one chain may make us look up. RFC 8617 sets no bound; a chain of 50 sets
+ * with a new domain each would cost 100 queries and spend the per-message DNS budget that
+ * SPF, DKIM and DMARC share. Real chains use one key per hop and have few hops; a chain
+ * that needs more keys than this is not validated (fail, with the reason).
+ */
+export const MAX_ARC_KEYS = 10;
+
 function unsealed(result: 'none' | 'fail' | 'temperror', instances: number, reason: string): ArcCheck {
   return { result, instances, sealers: [], hopResults: [], reason };
 }
@@ -76,6 +85,11 @@ export class ArcVerifier {
       }
       if (chain.kind === 'fail') {
         this.#state = { kind: 'decided', check: unsealed('fail', chain.highestInstance, chain.reason) };
+        return;
+      }
+      const needed = new Set(chain.sets.flatMap((set) => [keyName(set.as.value.selector, set.as.value.domain), ...(set.ams.parsed.ok ? [keyName(set.ams.parsed.value.selector, set.ams.parsed.value.domain)] : [])]));
+      if (needed.size > MAX_ARC_KEYS) {
+        this.#state = { kind: 'decided', check: unsealed('fail', chain.sets.length, `the chain needs ${needed.size} distinct keys (at most ${MAX_ARC_KEYS} are looked up)`) };
         return;
       }
       const bodyHandles = new Map<number, BodyHashHandle>();

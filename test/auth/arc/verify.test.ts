@@ -177,3 +177,15 @@ test('an AMS whose l= leaves body octets unsigned, or whose x= has passed, does 
   const expired = handAms(h, `t=1000; x=2000; bh=${bh(relaxedBody)}`);
   t.like(await verifyChain(expired, baseBody(), dns()), { result: 'fail', reason: 'AMS i=1: signature expired (x=2000)' });
 });
+
+test('a chain needing more than 10 distinct keys fails without a single lookup (the DNS budget is shared)', async (t) => {
+  const keys = Array.from({ length: 11 }, (_, i) => rsaKey(`hop${i}.test`, 'arc'));
+  const d = keyDns(keys);
+  let h = baseHeaders();
+  for (const k of keys.slice(0, 10)) h = await addHop(h, baseBody(), k, d);
+  t.like(await verifyChain(h, baseBody(), d), { result: 'pass', instances: 10 });
+  h = await addHop(h, baseBody(), keys[10]!, d);
+  const before = d.calls.length;
+  t.like(await verifyChain(h, baseBody(), d), { result: 'fail', instances: 11, reason: 'the chain needs 11 distinct keys (at most 10 are looked up)' });
+  t.is(d.calls.length, before);
+});
