@@ -114,3 +114,15 @@ it('mixed chain: dkimpy seals, we validate and seal on top, dkimpy validates and
   t.regex(ours.hopResults[2]!, /^mx\.relay\.example\.net; arc=pass;/);
   t.is((await pythonArcVerify(wire(h, baseBody()), records)).cv, 'pass');
 });
+
+it('raw UTF-8 header values (a Subject ending in "Р", octets D0 A0): dkimpy and we agree both ways', async (t) => {
+  // latin1 strings, one char per octet, as the milter hands 8-bit headers over.
+  const subject = Buffer.from(' Привет, Р', 'utf8').toString('latin1');
+  const headers = baseHeaders().map((f) => (f.name === 'Subject' ? { ...f, value: subject } : f));
+  const ours = await ourHop(headers, baseBody(), k1);
+  const py = await pythonArcVerify(wire(ours, baseBody()), records);
+  t.is(py.cv, 'pass', py.reason);
+  t.deepEqual(py.instances.map((i) => [i.ams, i.as]), [[true, true]]);
+  const theirs = await pythonHop(headers, baseBody(), k2, 'mx.lists.example.org');
+  t.like(await verifyChain(theirs, baseBody(), dns()), { result: 'pass' });
+});
