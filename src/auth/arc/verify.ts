@@ -102,7 +102,8 @@ export class ArcVerifier {
         // must not become an unhandled rejection if finish() is never called.
         keys.set(name, lookupDkimKey(this.#options.dns, selector, domain, options).catch((err: unknown) => ({ kind: 'temperror', reason: `key lookup ${name}: ${String(err)}` }) as const));
       };
-      for (const set of chain.sets) {
+      // Newest first: AMS N and the seals decide the verdict; older AMS only oldest-pass.
+      for (const set of [...chain.sets].reverse()) {
         lookup(set.as.value.selector, set.as.value.domain);
         if (set.ams.parsed.ok) {
           const ams = set.ams.parsed.value;
