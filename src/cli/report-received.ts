@@ -22,7 +22,6 @@ import { ConsumerFailure, readPaths, type ReadOutcome } from '../reports/read/re
 import { assemblePage } from '../reports/received/assemble.ts';
 import { pageConsumer, storeConsumer, type ImportCounters } from '../reports/received/consumers.ts';
 import { gatherHistory } from '../reports/received/history-facts.ts';
-import { importFromImap } from '../reports/received/imap-import.ts';
 import type { Page } from '../reports/received/page.ts';
 import { PageBuilder } from '../reports/received/page-model.ts';
 import { renderHtml } from '../reports/received/render-html.ts';
@@ -137,6 +136,8 @@ export async function importCommand(args: readonly string[], io: CliIo, config: 
         io.stderr.write('mailanchor report import: no PATH given and reports.import.imap is not configured\n');
         return 64;
       }
+      // Loaded only here: imapflow and its dependencies are not needed by read and page.
+      const { importFromImap } = await import('../reports/received/imap-import.ts');
       const r = await importFromImap(imap, {
         env: io.env,
         limits: limitsOf(config),

@@ -1,8 +1,9 @@
 /**
  * A private Dovecot IMAP server on loopback for tests (owner: reports): its own config,
  * passwd-file and Maildir under a temp dir, run in the foreground (`dovecot -F -c`) as a
- * child of the test, stopped by pid. Plain IMAP without TLS (loopback only), PLAIN/LOGIN
- * auth against the passwd-file; mail belongs to `nobody` (Dovecot refuses uid 0 for mail).
+ * child of the test, stopped by pid. Plain IMAP without TLS (loopback only), or with
+ * `tls` STARTTLS required before login; PLAIN/LOGIN auth against the passwd-file; mail
+ * belongs to `nobody` (Dovecot refuses uid 0 for mail).
  *
  *   const imap = await startDovecot({ users: [{ user: 'dmarc', password: 'pw' }] });
  *   imap.port; imap.maildir('dmarc'); await imap.stop();
@@ -36,7 +37,16 @@ export interface DovecotServer {
 
 const NOBODY = { uid: 65534, gid: 65534 };
 
-export async function startDovecot(options: { users: readonly { user: string; password: string }[] }): Promise<DovecotServer> {
+export interface DovecotOptions {
+  readonly users: readonly { user: string; password: string }[];
+  /**
+   * PEM certificate and key: STARTTLS is offered and plaintext authentication refused
+   * before it (`disable_plaintext_auth = yes`), as a production server is set up.
+   */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+}
+
+export async function startDovecot(options: DovecotOptions): Promise<DovecotServer> {
   const dir = await mkdtemp(join(tmpdir(), 'mailanchor-dovecot-'));
   // mkdtemp makes it 0700; the auth and mail processes (users dovecot, nobody) must traverse it.
   chmodSync(dir, 0o755);
@@ -56,8 +66,7 @@ state_dir = ${dir}/state
 log_path = ${dir}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
+${options.tls ? `ssl = required\nssl_cert = <${options.tls.certFile}\nssl_key = <${options.tls.keyFile}\ndisable_plaintext_auth = yes` : 'ssl = no\ndisable_plaintext_auth = no'}
 auth_mechanisms = plain login
 first_valid_uid = ${NOBODY.uid}
 mail_location = maildir:~/Maildir

@@ -7,7 +7,8 @@
  * temporary failure (exit 75) that touches nothing.
  */
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,4 +136,38 @@ it('import stores each report once and moves every message; a second run imports
   const third = await importRun();
   t.regex(third.out, /^0 report\(s\) stored, 1 already known$/m);
   t.is((await folderCounts()).INBOX, 0);
+});
+
+it('STARTTLS: a certificate we do not trust fails the run (nothing moved, no clear-text fallback); with our CA file the login goes over TLS and imports', async (t) => {
+  const cert = join(dir, 'imap-cert.pem');
+  const key = join(dir, 'imap-key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-days', '2', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  chmodSync(key, 0o644); // read by Dovecot's config process, which drops root
+  chmodSync(dir, 0o755);
+  const secure = await startDovecot({ users: [{ user: 'dmarc', password: 'secret' }], tls: { certFile: cert, keyFile: key } });
+  try {
+    const c = new ImapFlow({ host: '127.0.0.1', port: secure.port, secure: false, doSTARTTLS: true, tls: { ca: readFileSync(cert) }, auth: { user: 'dmarc', pass: 'secret' }, logger: false });
+    c.on('error', () => {});
+    await c.connect();
+    await c.append('INBOX', reportMail(gzipSync(sample(`${YAHOO}.xml`)), `${YAHOO}.xml.gz`, 'application/gzip', 'Report Domain: example.test Submitter: yahoo.com'));
+    await c.logout();
+    const yaml = (tls: string, extra = '') => `store:\n  path: ${join(dir, 'tls-store.db')}\nreports:\n  domains: [example.test]\n  import:\n    imap:\n      host: 127.0.0.1:${secure.port}\n      tls: ${tls}\n${extra}      user: dmarc\n      passwordFile: ${join(dir, 'imap-password')}\n      timeout: 10s\n`;
+    await writeFile(join(dir, 'untrusted.yml'), yaml('starttls'));
+    await writeFile(join(dir, 'starttls.yml'), yaml('starttls', `      caFile: ${cert}\n`));
+    const logins = async () => ((await secure.logs()).match(/imap-login: Info: Login: user=<dmarc>, method=PLAIN, .*\bTLS\b/g) ?? []).length;
+    const before = await logins(); // the test's own client, appending the report
+    const untrusted = await importRun(join(dir, 'untrusted.yml'));
+    t.is(untrusted.code, 75, 'a certificate we do not trust is a failure, not a fallback to clear text');
+    t.regex(untrusted.err, /cannot log in to 127\.0\.0\.1:\d+ as dmarc: .*(self-signed|certificate)/i);
+    t.is(await logins(), before, 'no login happened');
+    t.regex(await secure.logs(), /TLS handshaking: Connection closed/);
+    const ok = await importRun(join(dir, 'starttls.yml'));
+    t.is(ok.code, 0, ok.err);
+    t.regex(ok.out, /^stored DMARC report \S+ from Yahoo for example\.test: 2 record\(s\), 20 message\(s\)$/m);
+    t.regex(ok.out, /^INBOX: 1 message\(s\), 1 to Reports\/Processed, 0 to Reports\/Unused$/m);
+    // Dovecot marks a login over TLS with ", TLS," (a loopback login in clear says "secured").
+    t.is(await logins(), before + 1, 'our login went over TLS');
+  } finally {
+    await secure.stop();
+  }
 });
