@@ -163,6 +163,14 @@ class Reader {
     if (!KEYWORD.test(k)) throw new ParseError(`${what} expected at offset ${start}`);
     return k.toLowerCase();
   }
+  /** 1*DIGIT, at most 9 of them (no version number needs more); undefined when there is none. */
+  version(what: string): number | undefined {
+    const start = this.i;
+    while (/[0-9]/.test(this.peek() ?? '')) this.i++;
+    if (this.i === start) return undefined;
+    if (this.i - start > 9) throw new ParseError(`${what} too long`);
+    return Number(this.s.slice(start, this.i));
+  }
   expect(c: string, what: string): void {
     if (this.peek() !== c) throw new ParseError(`"${c}" expected ${what} at offset ${this.i}`);
     this.i++;
@@ -193,10 +201,8 @@ function parseResinfo(r: Reader): AuthResResult {
   if (r.peek() === '/') {
     r.i++;
     r.cfws();
-    const start = r.i;
-    while (/[0-9]/.test(r.peek() ?? '')) r.i++;
-    if (r.i === start) throw new ParseError('method version expected');
-    methodVersion = Number(r.s.slice(start, r.i));
+    methodVersion = r.version('method version');
+    if (methodVersion === undefined) throw new ParseError('method version expected');
     r.cfws();
   }
   r.expect('=', `after method ${method}`);
@@ -248,12 +254,8 @@ export function parseAuthenticationResults(value: string): AuthResParse {
     let version: number | undefined;
     const afterId = r.i;
     if (r.cfws().length || isWsp(r.s[afterId])) {
-      const start = r.i;
-      while (/[0-9]/.test(r.peek() ?? '')) r.i++;
-      if (r.i > start) {
-        version = Number(r.s.slice(start, r.i));
-        r.cfws();
-      }
+      version = r.version('authres-version');
+      if (version !== undefined) r.cfws();
     }
     const results: AuthResResult[] = [];
     if (r.done) throw new ParseError('no result after the authserv-id');
@@ -386,7 +388,8 @@ export function renderResult(r: AuthResResult): string {
  * LF line breaks (the milter's convention), as latin1 octets of its UTF-8 text.
  */
 export function renderAuthenticationResults(ar: AuthenticationResults): string {
-  const id = renderValue(ar.authservId);
+  // authserv-id is an RFC 2045 value: a token or a quoted string (no address form).
+  const id = TOKEN.test(ar.authservId) ? ar.authservId : quote(ar.authservId);
   const head = ar.version !== undefined && ar.version !== 1 ? `${id} ${ar.version}` : id;
   const text = ar.results.length === 0 ? `${head}; none` : `${head};\n\t${ar.results.map(renderResult).join(';\n\t')}`;
   return Buffer.from(text, 'utf8').toString('latin1');
