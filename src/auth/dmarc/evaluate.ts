@@ -213,9 +213,17 @@ export function evaluateDmarc(input: DmarcInput, facts: DmarcFacts, options: Dma
   return evaluateWith(input, new Facts(facts), options);
 }
 
+/**
+ * The evaluation with the facts at hand, and the lookups it missed (empty when `facts` are
+ * complete — then `check` is final). Discovery calls this until nothing is missing.
+ */
+export function planDmarc(input: DmarcInput, facts: DmarcFacts, options: DmarcOptions): { readonly check: DmarcCheck; readonly needs: DmarcNeeds } {
+  const f = new Facts(facts);
+  const check = evaluateWith(input, f, options);
+  return { check, needs: { walks: [...f.missingWalks], existence: [...f.missingExistence] } };
+}
+
 /** The lookups the evaluation of `input` would still use; empty when `facts` are complete. */
 export function dmarcNeeds(input: DmarcInput, facts: DmarcFacts, options: DmarcOptions): DmarcNeeds {
-  const f = new Facts(facts);
-  evaluateWith(input, f, options);
-  return { walks: [...f.missingWalks], existence: [...f.missingExistence] };
+  return planDmarc(input, facts, options).needs;
 }

@@ -77,6 +77,18 @@ function describeFailure(s: WalkStep): string {
  * any record the start is its own Organizational Domain.
  */
 export function organizationalDomain(walk: TreeWalk): OrgDomain {
+  // Walks are immutable values, asked about several times per message (policy, alignment).
+  let org = orgCache.get(walk);
+  if (!org) {
+    org = selectOrganizationalDomain(walk);
+    orgCache.set(walk, org);
+  }
+  return org;
+}
+
+const orgCache = new WeakMap<TreeWalk, OrgDomain>();
+
+function selectOrganizationalDomain(walk: TreeWalk): OrgDomain {
   const steps = walkedSteps(walk.steps);
   const failure = steps.find(failed);
   if (failure) return { known: false, reason: `tree walk from ${walk.start} incomplete (${describeFailure(failure)})` };
