@@ -11,7 +11,7 @@
  * fetches whatever the evaluation of the actual results still needs (`dmarcNeeds`) and
  * returns the facts for the pure `evaluateDmarc`.
  */
-import { isSubdomainOf } from '../../mail/domain.ts';
+import { isSubdomainOf, normalizeDomain } from '../../mail/domain.ts';
 import { DnsError, type DnsLookup } from '../../dns/types.ts';
 import type { DmarcCheck } from '../results.ts';
 import { planDmarc, type DmarcFacts, type DmarcInput, type DmarcOptions } from './evaluate.ts';
@@ -108,7 +108,9 @@ export class DmarcDiscovery {
    * the author's Organizational Domain (an identifier equal to the author or to that domain
    * aligns without a walk; one outside it cannot align). Errors surface in `facts`.
    */
-  prefetch(authors: readonly string[], identifiers: readonly string[]): void {
+  prefetch(authors: readonly string[], rawIdentifiers: readonly string[]): void {
+    // d= straight from a DKIM-Signature header may be in any case or carry a trailing dot.
+    const identifiers = rawIdentifiers.map((d) => normalizeDomain(d)).filter((d): d is string => d !== undefined);
     for (const author of authors) {
       this.walk(author)
         .then((w) => {

@@ -26,6 +26,7 @@
  *   `MAX_AUTHOR_DOMAINS`) and report the strictest outcome.
  */
 import type { Authors } from '../../mail/author.ts';
+import { normalizeDomain } from '../../mail/domain.ts';
 import type { DkimSignatureCheck, DmarcCheck, DmarcPolicy, SpfCheck } from '../results.ts';
 import { alignment, type Alignment, type WalkSource } from './alignment.ts';
 import { discoverPolicy, needsExistence, organizationalDomain, requestedPolicy, testingPolicy, usablePolicy, type TreeWalk } from './tree-walk.ts';
@@ -125,21 +126,25 @@ function evaluateAuthor(author: string, input: DmarcInput, facts: Facts, options
 
   const candidates: Candidate[] = [];
   const spf = input.spf;
-  if (spf && (spf.result === 'pass' || spf.result === 'temperror') && spf.domain) {
-    const a = alignment(author, spf.domain, record.aspf, facts);
-    candidates.push({ kind: 'spf', domain: spf.domain, result: spf.result, alignment: a.alignment, ...(a.reason ? { why: a.reason } : {}) });
+  // The checks promise normalized domains; normalizing again costs little and keeps a stray
+  // upper-case or trailing-dot d= from turning an aligned pass into a fail.
+  const spfDomain = spf?.domain ? normalizeDomain(spf.domain) : undefined;
+  if (spf && (spf.result === 'pass' || spf.result === 'temperror') && spfDomain) {
+    const a = alignment(author, spfDomain, record.aspf, facts);
+    candidates.push({ kind: 'spf', domain: spfDomain, result: spf.result, alignment: a.alignment, ...(a.reason ? { why: a.reason } : {}) });
   }
   let partial = 0;
   for (const sig of input.dkim) {
-    if (!sig.domain) continue;
+    const domain = sig.domain ? normalizeDomain(sig.domain) : undefined;
+    if (!domain) continue;
     let result: 'pass' | 'temperror' | undefined;
     if (sig.result === 'pass') {
       if (sig.partialBody && !options.countPartialBody) partial++;
       else result = 'pass';
     } else if (sig.result === 'temperror') result = 'temperror';
     if (!result) continue;
-    const a = alignment(author, sig.domain, record.adkim, facts);
-    candidates.push({ kind: 'dkim', domain: sig.domain, result, alignment: a.alignment, ...(a.reason ? { why: a.reason } : {}) });
+    const a = alignment(author, domain, record.adkim, facts);
+    candidates.push({ kind: 'dkim', domain, result, alignment: a.alignment, ...(a.reason ? { why: a.reason } : {}) });
   }
 
   const alignedPass = candidates.filter((c) => c.result === 'pass' && c.alignment === 'aligned');
