@@ -108,7 +108,9 @@ export async function checkSpf(input: SpfInput, deps: SpfDeps): Promise<SpfCheck
   // No address, no check_host() (<ip> is one of its inputs, §4.1): nothing was checked.
   if (!ip) return done('none', `${JSON.stringify(input.ip)} is not an IP address; no check made`);
 
-  const ev = new Evaluation(ip, local, domain, input, deps);
+  // %{s} and %{o} are <sender> as the client wrote it (§7.3); only U-labels become A-labels (RFC 8616 §4).
+  const givenDomain = /^[\x21-\x7e]+$/.test(rawDomain) ? rawDomain.replace(/\.$/, '') : domain;
+  const ev = new Evaluation(ip, local, givenDomain, input, deps);
   try {
     const outcome = await ev.checkHost(domain);
     const counts = { lookups: ev.lookups, voidLookups: ev.voids };
