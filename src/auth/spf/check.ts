@@ -239,7 +239,8 @@ class Evaluation {
       case 'exists': {
         const over = this.#countLookup(directive.text, domain);
         if (over) return over;
-        const target = m.kind === 'exists' || m.domain ? await this.#target(m.kind === 'exists' ? m.domain : m.domain!, domain) : { name: domain };
+        // a and mx without a domain-spec mean the current domain (§5.3, §5.4); exists always has one.
+        const target = m.domain ? await this.#target(m.domain, domain) : { name: domain };
         if (target === 'local-part') return false;
         if (target === 'invalid') return this.#voidLookup(`${directive.text} (not a valid domain name)`) ?? false;
         if (m.kind === 'exists') return this.#exists(target.name);
