@@ -39,10 +39,15 @@ export class BodyHashSet {
   readonly #lanes = new Map<Canon, Lane>();
   readonly #hashers = new Map<string, Hasher>();
   #ended = false;
+  #written = false;
 
-  /** Registers a hash before the body starts; the same request returns the same handle. */
+  /**
+   * Registers a hash before the body starts; the same request returns the same handle. A
+   * request once body bytes were written would hash only the rest of the body, so it throws.
+   */
   request(r: BodyHashRequest): BodyHashHandle {
     if (this.#ended) throw new Error('BodyHashSet: request after end');
+    if (this.#written) throw new Error('BodyHashSet: request after the body started');
     const limit = r.limit === undefined ? Number.POSITIVE_INFINITY : Math.max(0, r.limit);
     const key = `${r.canon}/${limit}`;
     if (!this.#hashers.has(key)) {
@@ -83,6 +88,8 @@ export class BodyHashSet {
 
   write(chunk: Buffer): void {
     if (this.#ended) throw new Error('BodyHashSet: write after end');
+    if (chunk.length === 0) return;
+    this.#written = true;
     for (const lane of this.#lanes.values()) lane.canonicalizer.write(chunk);
   }
 
@@ -93,6 +100,11 @@ export class BodyHashSet {
       lane.canonicalizer.end();
       for (const h of lane.hashers) h.digest = h.hash.digest();
     }
+  }
+
+  /** True once `end()` was called: every result is ready. */
+  get ended(): boolean {
+    return this.#ended;
   }
 
   result(handle: BodyHashHandle): BodyHashResult {

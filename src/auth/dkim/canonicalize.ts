@@ -116,12 +116,19 @@ export class BodyCanonicalizer {
   }
 }
 
-/** One header field, canonical, with its CRLF. `value` is what follows the colon (LF or CRLF folding). */
+/**
+ * One header field, canonical, with its CRLF. `value` is what follows the colon (LF or CRLF
+ * folding), as latin1 octets.
+ *
+ * relaxed (§3.4.2): name lower-cased, unfolded, WSP runs to one SP, WSP before and after the
+ * colon and at the end deleted. Only SP and HTAB are WSP: `String#trim` would also eat
+ * 0xA0 (NBSP in latin1), 0x0B and 0x0C, which are content of 8-bit header values.
+ */
 export function canonicalHeader(name: string, value: string, canon: Canon): string {
   if (canon === 'simple') return `${name}:${value.replace(/\r?\n/g, '\r\n')}\r\n`;
   const v = value
     .replace(/\r?\n(?=[ \t])/g, '')
     .replace(/[ \t]+/g, ' ')
-    .trim();
-  return `${name.toLowerCase()}:${v}\r\n`;
+    .replace(/^ | $/g, '');
+  return `${name.replace(/[ \t]+$/, '').toLowerCase()}:${v}\r\n`;
 }
