@@ -131,10 +131,9 @@ export function parseDkimSignature(field: HeaderField): SignatureParse {
   if (dNorm !== undefined) seen.domain = dNorm;
   if (sNorm !== undefined) seen.selector = sNorm;
   if (aRaw !== undefined && /^[A-Za-z0-9-]{1,32}$/.test(aRaw)) seen.algorithm = aRaw.toLowerCase();
-  if (bRaw !== undefined) {
-    const b = compact(bRaw);
-    if (isBase64(b)) seen.signatureText = b;
-  }
+  const b = bRaw === undefined ? '' : compact(bRaw);
+  const bOk = b !== '' && isBase64(b);
+  if (bOk) seen.signatureText = b;
 
   const v = tags.get('v');
   if (v === undefined) return bad('version', 'no v= tag (pre-standard signature)');
@@ -149,8 +148,7 @@ export function parseDkimSignature(field: HeaderField): SignatureParse {
   const hash = algorithm === 'rsa-sha1' ? 'sha1' : 'sha256';
 
   // b=, bh= (base64string; FWS ignored)
-  const b = compact(bRaw!);
-  if (b === '' || !isBase64(b)) return bad('syntax', 'b= is not base64');
+  if (!bOk) return bad('syntax', 'b= is not base64');
   const bh = compact(tags.get('bh')!);
   if (bh === '' || !isBase64(bh)) return bad('syntax', 'bh= is not base64');
 

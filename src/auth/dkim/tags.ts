@@ -108,5 +108,6 @@ export function compact(value: string): string {
  * length is truncated or corrupt and never decodes to what the signer wrote.
  */
 export function isBase64(value: string): boolean {
-  return value.length % 4 === 0 && /^[A-Za-z0-9+/]*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(value);
+  // With the length a multiple of four, at most two trailing "=" is exactly the valid padding.
+  return value.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(value);
 }
