@@ -187,7 +187,7 @@ export function parseDkimSignature(field: HeaderField): SignatureParse {
     if (decoded === undefined || at < 0) return bad('syntax', 'i= is not an identity');
     const local = utf8(decoded.slice(0, at));
     const domain = domainOf(decoded.slice(at + 1));
-    if (local === undefined || /[\x00-\x20\x7f]/.test(local) || domain === undefined) return bad('syntax', 'i= is not an identity');
+    if (local === undefined || /[\x00-\x1f\x7f]/.test(local) || domain === undefined) return bad('syntax', 'i= is not an identity');
     identity = `${local}@${domain}`;
     identityDomain = domain;
     seen.identity = identity;

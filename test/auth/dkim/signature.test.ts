@@ -30,6 +30,9 @@ test('every optional tag read: c= forms, i= with quoted-printable, l=, q=, t=, x
   t.true(c.ok && c.signature.headerCanon === 'simple' && c.signature.bodyCanon === 'relaxed');
   const folded = parse(base('h=From : To :\r\n\tSubject', ['h']).replace(`b=${B}`, 'b=YWJj\r\n ZA=='));
   t.true(folded.ok && folded.signature.signedHeaders.join() === 'from,to,subject' && folded.signature.signatureText === B);
+  const quoted = parse(base('i="john=20doe"@example.test'));
+  t.true(quoted.ok && quoted.signature.identity === '"john doe"@example.test', 'a quoted local-part with an encoded space');
+  t.false(parse(base('i=a=0Ab@example.test')).ok, 'a control character in the local-part');
   const ed = parse(base().replace('rsa-sha256', 'Ed25519-SHA256'));
   t.true(ed.ok && ed.signature.algorithm === 'ed25519-sha256' && ed.signature.keyType === 'ed25519');
   const sha1 = parse(base().replace('rsa-sha256', 'rsa-sha1'));
