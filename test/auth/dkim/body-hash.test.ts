@@ -59,3 +59,21 @@ test('an empty body: simple is one CRLF, relaxed is empty (§3.4.3, §3.4.4)', (
   t.deepEqual(set.result(s), { digest: sha('\r\n'), canonicalLength: 2 });
   t.deepEqual(set.result(r), { digest: sha(''), canonicalLength: 0 });
 });
+
+test('many l= values of one canonicalisation share one running hash: every prefix digest is right, whatever the chunking', (t) => {
+  const long = Buffer.from('line one\r\n  two  \r\n\r\nthree\r\n'.repeat(40), 'latin1');
+  const canonical = { relaxed: 'line one\r\n two\r\n\r\nthree\r\n'.repeat(40), simple: 'line one\r\n  two  \r\n\r\nthree\r\n'.repeat(40) };
+  for (const canon of ['relaxed', 'simple'] as const) {
+    const want = canonical[canon];
+    for (const chunk of [1, 13, 600, 5000]) {
+      const set = new BodyHashSet();
+      const limits = [0, 1, 2, 9, 10, 11, 100, 599, 600, 601, want.length - 1, want.length, want.length + 1, 1e9];
+      const handles = limits.map((limit) => set.request({ canon, limit }));
+      const whole = set.request({ canon });
+      for (let i = 0; i < long.length; i += chunk) set.write(long.subarray(i, i + chunk));
+      set.end();
+      for (const [k, limit] of limits.entries()) t.deepEqual(set.result(handles[k]!).digest, sha(want.slice(0, limit)), `${canon} chunk ${chunk} l=${limit}`);
+      t.deepEqual(set.result(whole), { digest: sha(want), canonicalLength: want.length });
+    }
+  }
+});
