@@ -7,8 +7,8 @@
  */
 import { randomInt } from 'node:crypto';
 import { formatServer, networkTransport, type DnsTransport } from './transport.ts';
-import { DnsError, type DnsServer } from './types.ts';
-import { encodeQuery, FLAG, parseWireMessage, rcodeName, typeName, wireName, type WireMessage } from './wire.ts';
+import { DnsError, type DnsAnswer, type DnsServer, type RecordDataByType, type RRType } from './types.ts';
+import { CLASS_IN, encodeQuery, FLAG, parseWireMessage, rcodeName, rdataOf, TYPE, typeName, wireName, type WireMessage } from './wire.ts';
 
 export interface WireQueryOptions {
   readonly recursionDesired?: boolean;
@@ -57,4 +57,73 @@ export function rcodeError(msg: WireMessage, server: string, name: string, type:
   const label = rcodeName(msg.rcode);
   const code = label === 'SERVFAIL' || label === 'REFUSED' || label === 'FORMERR' || label === 'NOTIMP' || label === 'NOTAUTH' ? label : 'OTHER';
   return new DnsError(code, `${server} answered ${label} for ${name} ${typeName(type)}`, { server, name, type: typeName(type), rcode: label });
+}
+
+const TYPE_NUMBERS: Readonly<Record<RRType, number>> = { A: TYPE.A, AAAA: TYPE.AAAA, TXT: TYPE.TXT, MX: TYPE.MX, PTR: TYPE.PTR, CNAME: TYPE.CNAME, NS: TYPE.NS, SOA: TYPE.SOA, TLSA: TYPE.TLSA, DS: TYPE.DS, DNSKEY: TYPE.DNSKEY };
+export const typeNumber = (t: RRType): number => TYPE_NUMBERS[t];
+
+function recordData<T extends RRType>(type: T, rdata: Buffer): RecordDataByType[T] {
+  switch (type) {
+    case 'A':
+      return rdataOf.a(rdata) as RecordDataByType[T];
+    case 'AAAA':
+      return rdataOf.aaaa(rdata) as RecordDataByType[T];
+    case 'NS':
+    case 'CNAME':
+    case 'PTR':
+      return rdataOf.name(rdata) as RecordDataByType[T];
+    case 'MX':
+      return rdataOf.mx(rdata) as RecordDataByType[T];
+    case 'TXT':
+      return rdataOf.txt(rdata) as unknown as RecordDataByType[T];
+    case 'SOA':
+      return rdataOf.soa(rdata) as RecordDataByType[T];
+    case 'TLSA':
+      return rdataOf.tlsa(rdata) as RecordDataByType[T];
+    default:
+      return Buffer.from(rdata) as RecordDataByType[T];
+  }
+}
+
+/**
+ * The `DnsAnswer` a parsed reply gives for (name, type), as `interpretReply` would build
+ * it: CNAMEs in the answer followed (RFC 1034 §4.3.2), negative TTL from the authority
+ * SOA (RFC 2308 §5). Throws the rcode as a `DnsError` when it is not NOERROR/NXDOMAIN.
+ */
+export function toDnsAnswer<T extends RRType>(msg: WireMessage, server: string, name: string, type: T): DnsAnswer<T> {
+  const qtype = TYPE_NUMBERS[type];
+  const err = rcodeError(msg, server, name, qtype);
+  if (err) throw err;
+  const chain: string[] = [];
+  let current = wireName(name);
+  let minTtl = Number.POSITIVE_INFINITY;
+  for (;;) {
+    if (type === 'CNAME') break;
+    const cur = current;
+    if (msg.answer.some((a) => a.type === qtype && a.owner.canonical.equals(cur.canonical))) break;
+    const cname = msg.answer.find((a) => a.type === TYPE.CNAME && a.owner.canonical.equals(cur.canonical));
+    if (!cname) break;
+    if (chain.length >= 16 || chain.includes(cur.text)) throw new DnsError('MALFORMED', `${server}: CNAME loop or chain longer than 16 at ${cur.text}`, { server, name });
+    chain.push(cur.text);
+    minTtl = Math.min(minTtl, cname.ttl);
+    current = wireName(rdataOf.name(cname.rdata));
+  }
+  const cur = current;
+  const matching = msg.answer.filter((a) => a.type === qtype && a.class === CLASS_IN && a.owner.canonical.equals(cur.canonical));
+  for (const a of matching) minTtl = Math.min(minTtl, a.ttl);
+  if (matching.length === 0) {
+    const soa = msg.authority.find((a) => a.type === TYPE.SOA);
+    minTtl = Math.min(minTtl, soa ? Math.min(soa.ttl, rdataOf.soa(soa.rdata).minimum) : 0);
+  }
+  return {
+    name: wireName(name).text,
+    type,
+    rcode: msg.rcode === 3 ? 'NXDOMAIN' : 'NOERROR',
+    records: matching.map((a) => recordData(type, a.rdata)),
+    ttl: Number.isFinite(minTtl) ? minTtl : 0,
+    authenticated: (msg.flags & FLAG.AD) !== 0,
+    authoritative: (msg.flags & FLAG.AA) !== 0,
+    cnameChain: chain,
+    canonicalName: current.text,
+  };
 }
