@@ -52,6 +52,8 @@ export interface AuditDnsOptions {
   readonly transport: DnsTransport;
   /** Per query to an authoritative server. */
   readonly timeoutMs: number;
+  /** Per query to a resolver (the SOA walk of `zoneOf`): a resolver may itself wait on a slow server. Default 2 × timeoutMs. */
+  readonly resolverTimeoutMs?: number;
 }
 
 /** A reply from one authoritative server, or why there is none. */
@@ -63,7 +65,10 @@ export class AuditDns {
   readonly resolvers: readonly DnsServer[];
   readonly transport: DnsTransport;
   readonly timeoutMs: number;
+  readonly resolverTimeoutMs: number;
   readonly #probes = new Map<string, Promise<Probe>>();
+  /** Servers that did not answer at all (after the retry): later questions fail at once. */
+  readonly #silent = new Map<string, string>();
   readonly #zoneOf = new Map<string, Promise<string>>();
   /** Zone discovery results keyed by zone (filled by zone-servers.ts). */
   readonly zones = new Map<string, Promise<unknown>>();
@@ -74,6 +79,7 @@ export class AuditDns {
     this.resolvers = o.resolvers;
     this.transport = o.transport;
     this.timeoutMs = o.timeoutMs;
+    this.resolverTimeoutMs = o.resolverTimeoutMs ?? 2 * o.timeoutMs;
   }
 
   /**
@@ -92,11 +98,19 @@ export class AuditDns {
   }
 
   async #askOnce(server: DnsServer, name: string, type: number): Promise<Probe> {
+    const id = `${server.host}|${server.port}`;
     for (let attempt = 1; ; attempt++) {
+      const silent = this.#silent.get(id);
+      // One server that does not answer must not cost timeout × queries for every RRset.
+      if (silent !== undefined) return { ok: false, error: `no answer earlier in this run (${silent})`, code: 'TIMEOUT' };
       try {
         return observed(await queryWire(server, name, type, { dnssec: true, recursionDesired: false, timeoutMs: this.timeoutMs, transport: this.transport }));
       } catch (err) {
-        if (attempt < 2 && err instanceof DnsError && (err.code === 'TIMEOUT' || err.code === 'NETWORK')) continue;
+        if (err instanceof DnsError && err.code === 'TIMEOUT') {
+          if (attempt < 2) continue;
+          this.#silent.set(id, err.message);
+        }
+        if (attempt < 2 && err instanceof DnsError && err.code === 'NETWORK') continue;
         return failed(err);
       }
     }
@@ -120,9 +134,10 @@ export class AuditDns {
 
   async #findZone(name: string): Promise<string> {
     let last: unknown;
-    for (const server of this.resolvers) {
+    // Each resolver in turn, the list twice (as the resolver's own `attempts`).
+    for (const server of [...this.resolvers, ...this.resolvers]) {
       try {
-        const m = await queryWire(server, name, TYPE.SOA, { recursionDesired: true, checkingDisabled: true, timeoutMs: this.timeoutMs, transport: this.transport });
+        const m = await queryWire(server, name, TYPE.SOA, { recursionDesired: true, checkingDisabled: true, timeoutMs: this.resolverTimeoutMs, transport: this.transport });
         if (m.rcode !== 0 && m.rcode !== 3) throw new DnsError(m.rcode === 2 ? 'SERVFAIL' : m.rcode === 5 ? 'REFUSED' : 'OTHER', `resolver answered rcode ${m.rcode} for ${name} SOA`, { name });
         const soa = m.answer.find((r) => r.type === TYPE.SOA) ?? m.authority.find((r) => r.type === TYPE.SOA);
         if (!soa) throw new DnsError('OTHER', `no SOA in the answer or authority for ${name}: cannot tell which zone it is in`, { name });

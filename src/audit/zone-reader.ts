@@ -35,9 +35,14 @@ function fromProbe<T extends RRType>(probe: Awaited<ReturnType<AuditDns['ask']>>
   }
 }
 
-/** (name, type) from every server of the zone, in the zone's server order. */
+/**
+ * (name, type) from every server of the zone that answered its SOA authoritatively, in the
+ * zone's server order. Servers that are lame, silent or answer garbage are the ns check's
+ * findings (once), not a failure of every record on them.
+ */
 export async function readEvery<T extends RRType>(dns: AuditDns, zone: ZoneServers, name: string, type: T): Promise<ServerAnswer<T>[]> {
-  return Promise.all(zone.servers.map(async (server) => ({ server, answer: fromProbe(await dns.ask(server.address, name, typeNumber(type)), server, name, type) })));
+  const answering = zone.servers.filter((s) => zone.preferred.includes(s));
+  return Promise.all(answering.map(async (server) => ({ server, answer: fromProbe(await dns.ask(server.address, name, typeNumber(type)), server, name, type) })));
 }
 
 /** (name, type) from the freshest authoritative server that answers; `referral` for a delegated name. */

@@ -116,6 +116,7 @@ async function audit(argv: readonly string[], io: CliIo): Promise<number> {
     resolvers: base.servers,
     transport,
     timeoutMs: config.audit.query_timeout,
+    resolverTimeoutMs: config.dns.timeout,
   });
 
   // The keystore is read, never written; a missing file is no keystore, not a new one.

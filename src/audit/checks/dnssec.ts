@@ -89,7 +89,7 @@ export function judgeDnssec(o: DnssecObservation, now: number, policy: DnssecPol
     const keyVerdict = verifyRrset(s.dnskey.value.records, s.dnskey.value.rrsigs, serverKeys, zone, now);
     const byDsKey = keyVerdict.checks.some((c) => c.status === 'valid' && dsKeyTags.has(c.keyTag));
     if (keyVerdict.status !== 'valid') problems.push(`DNSKEY set: ${keyVerdict.status}${keyVerdict.checks[0] ? ` (${keyVerdict.checks.map((c) => c.detail).join('; ')})` : ''}`);
-    else if (!byDsKey) problems.push(`DNSKEY set: not signed by a key the parent's DS names (${[...dsKeyTags].join(', ') || 'none'})`);
+    else if (!byDsKey && matching.length > 0) problems.push(`DNSKEY set: not signed by a key the parent's DS names (${[...dsKeyTags].join(', ') || 'none'})`);
     let earliest = keyVerdict.validUntil;
     let checked = 1;
     for (const set of s.rrsets) {

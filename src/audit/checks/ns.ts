@@ -69,6 +69,11 @@ export function judgeNs(o: NsObservation): CheckResult[] {
       continue;
     }
     const s = soa.value;
+    if (s.rcode !== 'NOERROR' && s.rcode !== 'NXDOMAIN') {
+      // REFUSED, SERVFAIL …: lame, or a server that will not answer us (an ACL); we cannot tell which.
+      out.push(r.error(server.label, `answers ${s.rcode} for SOA ${zone || '.'}: it is listed as a nameserver of ${zone} but gives no answer (lame, or it refuses our address)`));
+      continue;
+    }
     if (!s.authoritative || s.rcode !== 'NOERROR' || s.serial === undefined) {
       const why = s.referral ? 'refers the query elsewhere' : !s.authoritative ? 'answers without the AA bit' : s.rcode !== 'NOERROR' ? `answers ${s.rcode}` : 'serves no SOA';
       out.push(r.fail(server.label, `lame: ${why} — it is listed as a nameserver of ${zone} but does not serve the zone`, `load the zone on ${server.nameserver} (${server.address.host}), or remove ${server.nameserver} from the NS set and the delegation`));

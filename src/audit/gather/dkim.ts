@@ -27,7 +27,7 @@ export interface DkimGatherInput {
 /** Each server's TXT at `name` in `zone`, judged against `expected` (undefined: presence only). */
 async function serversTxt(dns: AuditDns, zone: string, name: string, expected: string | undefined): Promise<DkimServerObservation[]> {
   const zs = await zoneServers(dns, zone);
-  if (zs.servers.length === 0) return [{ server: zone, status: 'error', detail: 'no authoritative server found' }];
+  if (zs.preferred.length === 0) return [{ server: zone, status: 'error', detail: 'no server answers authoritatively for the zone (see the ns check)' }];
   return (await readEvery(dns, zs, name, 'TXT')).map(({ server, answer }): DkimServerObservation => {
     if (!answer.ok) return { server: server.label, status: 'error', detail: answer.error };
     if (answer.value === 'referral') return { server: server.label, status: 'error', detail: 'refers to another zone' };

@@ -40,18 +40,18 @@ function canonical(a: DnsAnswer): string {
 }
 
 async function compare(dns: AuditDns, zs: ZoneServers, keys: Iterable<string>): Promise<RrsetComparison[]> {
-  const out: RrsetComparison[] = [];
-  for (const key of [...new Set(keys)].sort()) {
-    const { name, type } = split(key);
-    const answers = await readEvery(dns, zs, name, type);
-    out.push({
-      zone: zs.zone,
-      name,
-      type,
-      answers: answers.map(({ server, answer }) => ({ server: server.label, answer: answer.ok ? observed(answer.value === 'referral' ? 'referral' : canonical(answer.value)) : answer })),
-    });
-  }
-  return out;
+  return Promise.all(
+    [...new Set(keys)].sort().map(async (key): Promise<RrsetComparison> => {
+      const { name, type } = split(key);
+      const answers = await readEvery(dns, zs, name, type);
+      return {
+        zone: zs.zone,
+        name,
+        type,
+        answers: answers.map(({ server, answer }) => ({ server: server.label, answer: answer.ok ? observed(answer.value === 'referral' ? 'referral' : canonical(answer.value)) : answer })),
+      };
+    }),
+  );
 }
 
 export async function gatherNs(dns: AuditDns, domain: string, zone: Observed<ZoneServers>, read: Iterable<string>, external: ReadonlyMap<string, ReadonlySet<string>>): Promise<NsObservation> {
@@ -87,8 +87,9 @@ function sections(m: Probe extends Observed<infer M> ? M : never, zone: string):
 
 export async function gatherDnssec(dns: AuditDns, zone: ZoneServers, read: Iterable<string>): Promise<DnssecObservation> {
   const names = [`${zone.zone}|SOA`, ...read];
+  // Lame and silent servers are the ns check's findings; here every server that serves the zone.
   const servers = await Promise.all(
-    zone.servers.map(async (server): Promise<DnssecServerObservation> => {
+    zone.servers.filter((s) => zone.preferred.includes(s)).map(async (server): Promise<DnssecServerObservation> => {
       const dk = await dns.ask(server.address, zone.zone || '.', TYPE.DNSKEY);
       const dnskey: DnssecServerObservation['dnskey'] = !dk.ok
         ? dk
@@ -98,9 +99,11 @@ export async function gatherDnssec(dns: AuditDns, zone: ZoneServers, read: Itera
       const rrsets: SignedRrset[] = [];
       const errors: string[] = [];
       const seen = new Set<string>();
-      for (const key of new Set(names)) {
+      const keys = [...new Set(names)];
+      const probes = await Promise.all(keys.map((key) => dns.ask(server.address, split(key).name, typeNumber(split(key).type))));
+      for (const [i, key] of keys.entries()) {
         const { name, type } = split(key);
-        const p = await dns.ask(server.address, name, typeNumber(type));
+        const p = probes[i]!;
         if (!p.ok) {
           errors.push(`${name} ${type}: ${p.error}`);
           continue;
