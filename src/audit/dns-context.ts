@@ -69,7 +69,7 @@ export class AuditDns {
   readonly #probes = new Map<string, Promise<Probe>>();
   /** Servers that did not answer at all (after the retry): later questions fail at once. */
   readonly #silent = new Map<string, string>();
-  readonly #zoneOf = new Map<string, Promise<string>>();
+  readonly #zoneOf = new Map<string, Promise<{ zone: string; nxdomain: boolean }>>();
   /** Zone discovery results keyed by zone (filled by zone-servers.ts). */
   readonly zones = new Map<string, Promise<unknown>>();
 
@@ -121,7 +121,12 @@ export class AuditDns {
    * or in the authority section of the NODATA/NXDOMAIN (RFC 2308 §3), asked of the resolvers
    * with RD=1 and CD=1. Throws `DnsError` when no resolver answers usefully.
    */
-  zoneOf(name: string): Promise<string> {
+  async zoneOf(name: string): Promise<string> {
+    return (await this.zoneInfo(name)).zone;
+  }
+
+  /** `zoneOf`, and whether the name itself does not exist (NXDOMAIN, RFC 8020). */
+  zoneInfo(name: string): Promise<{ zone: string; nxdomain: boolean }> {
     const n = wireName(name).text;
     let p = this.#zoneOf.get(n);
     if (!p) {
@@ -132,7 +137,7 @@ export class AuditDns {
     return p;
   }
 
-  async #findZone(name: string): Promise<string> {
+  async #findZone(name: string): Promise<{ zone: string; nxdomain: boolean }> {
     let last: unknown;
     // Each resolver in turn, the list twice (as the resolver's own `attempts`).
     for (const server of [...this.resolvers, ...this.resolvers]) {
@@ -143,8 +148,8 @@ export class AuditDns {
         if (!soa) throw new DnsError('OTHER', `no SOA in the answer or authority for ${name}: cannot tell which zone it is in`, { name });
         // An answer reached through a CNAME names the target's zone: the zone of `name`
         // itself is then found from its parent (a CNAME cannot be at an apex).
-        if (m.answer.some((r) => r.type === TYPE.CNAME && r.owner.text === name)) return this.zoneOf(name.split('.').slice(1).join('.'));
-        return soa.owner.text;
+        if (m.answer.some((r) => r.type === TYPE.CNAME && r.owner.text === name)) return { zone: await this.zoneOf(name.split('.').slice(1).join('.')), nxdomain: false };
+        return { zone: soa.owner.text, nxdomain: m.rcode === 3 };
       } catch (err) {
         last = err;
       }

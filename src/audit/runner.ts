@@ -97,7 +97,13 @@ async function runChecks(input: string, dns: AuditDns, s: AuditSettings): Promis
     }
   };
   try {
-    const zone = await bounded(observe(async () => zoneServers(dns, await dns.zoneOf(domain)))).catch((err: unknown) => ({
+    const zone = await bounded(
+      observe(async () => {
+        const info = await dns.zoneInfo(domain);
+        if (info.nxdomain) throw new Error(`${domain} does not exist (NXDOMAIN; the nearest zone is ${info.zone || '.'})`);
+        return zoneServers(dns, info.zone);
+      }),
+    ).catch((err: unknown) => ({
       ok: false as const,
       error: err instanceof BudgetSpent ? budget : describeError(err).message,
       code: 'BUDGET',

@@ -138,6 +138,15 @@ it('hundreds of MX and TLSA records: bounded (10 MX hosts audited, 300 TLSA read
   t.regex(many?.detail ?? '', /300 TLSA records/);
 });
 
+it('signatures that expire soon are warned, per server (clock injected 29 days ahead; the lab signs for 30)', async (t) => {
+  const later = Date.now() + 29 * 86_400_000;
+  const a = await auditDomain('good.example', lab!.dns(), await lab!.settings({ now: () => later }));
+  const dnssec = a.checks.filter((c) => c.check === 'dnssec' && c.status === 'warn');
+  t.is(dnssec.length, 4, describe(a));
+  t.true(dnssec.every((c) => /signatures expire .* \(in 0\.\d|1\.\d days\)/.test(c.detail) || /in [01]\.\d days/.test(c.detail)), describe(a));
+  t.true(a.checks.filter((c) => c.check !== 'dnssec').every((c) => c.status === 'ok'), describe(a));
+});
+
 it('the per-domain time budget: checks still running say error with the reason, and the audit returns', async (t) => {
   const started = Date.now();
   const a = await auditDomain('good.example', lab!.dns(), await lab!.settings({ domainTimeoutMs: 30 }));
@@ -185,6 +194,13 @@ it('the CLI: JSON contract, exit codes, --html page worst first, Prometheus text
     t.regex(prom, /^mailanchor_audit_check_status\{domain="good\.example",check="dnssec"\} 0$/m);
     t.regex(prom, /^mailanchor_audit_domain_status\{domain="bad\.\.domain"\} 3$/m);
     t.regex(prom, /^mailanchor_audit_last_run_timestamp_seconds \d+$/m);
+
+    const idn = await cli(['BÜCHER.example', '--json'], config);
+    const idnDoc = JSON.parse(idn.out) as { domains: { domain: string; input?: string; checks: { check: string; status: string; detail: string }[] }[] };
+    t.is(idnDoc.domains[0]!.domain, 'xn--bcher-kva.example');
+    t.is(idnDoc.domains[0]!.input, 'BÜCHER.example');
+    t.true(idnDoc.domains[0]!.checks.some((c) => c.check === 'ns' && /NXDOMAIN|not delegated/.test(c.detail)), idn.out);
+    t.is(idn.code, 1);
 
     const usage = await cli([], config);
     t.is(usage.code, 2);
