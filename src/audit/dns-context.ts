@@ -56,6 +56,12 @@ export interface AuditDnsOptions {
   readonly resolverTimeoutMs?: number;
 }
 
+/**
+ * Replies kept per run: a domain needs about 40 and zones shared by many domains stay in
+ * use, so this bounds memory for thousands of domains without costing repeat queries.
+ */
+const MAX_PROBES = 20_000;
+
 /** A reply from one authoritative server, or why there is none. */
 export type Probe = Observed<WireMessage>;
 
@@ -90,10 +96,15 @@ export class AuditDns {
   ask(server: DnsServer, name: string, type: number): Promise<Probe> {
     const key = `${server.host}|${server.port}|${name.toLowerCase()}|${type}`;
     let p = this.#probes.get(key);
-    if (!p) {
-      p = this.#askOnce(server, name, type);
+    if (p) {
+      // Least recently used goes first when the bound is reached.
+      this.#probes.delete(key);
       this.#probes.set(key, p);
+      return p;
     }
+    p = this.#askOnce(server, name, type);
+    this.#probes.set(key, p);
+    while (this.#probes.size > MAX_PROBES) this.#probes.delete(this.#probes.keys().next().value!);
     return p;
   }
 

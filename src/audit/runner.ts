@@ -84,7 +84,7 @@ async function runChecks(input: string, dns: AuditDns, s: AuditSettings): Promis
     timer.unref?.();
   });
   spent.catch(() => undefined);
-  const budget = `the time budget of ${Math.round(s.domainTimeoutMs / 1000)} s for ${domain} ran out before this check finished`;
+  const budget = `the time budget of ${s.domainTimeoutMs / 1000} s for ${domain} ran out before this check finished`;
   /** A check's work, bounded by the budget; any failure is an `error` result for that check. */
   const bounded = <T>(p: Promise<T>): Promise<T> => Promise.race([p, spent]);
   const run = async (check: CheckName, work: () => Promise<CheckResult[]>): Promise<CheckResult[]> => {

@@ -148,12 +148,12 @@ it('signatures that expire soon are warned, per server (clock injected 29 days a
 });
 
 it('the per-domain time budget: checks still running say error with the reason, and the audit returns', async (t) => {
+  // faults.example names a server that never answers: finding its servers alone takes longer than 0.5 s.
   const started = Date.now();
-  const a = await auditDomain('good.example', lab!.dns(), await lab!.settings({ domainTimeoutMs: 30 }));
-  t.true(Date.now() - started < 5000);
-  const timedOut = a.checks.filter((c) => c.status === 'error' && /time budget of 0 s for good\.example ran out/.test(c.detail));
-  t.true(timedOut.length > 0, describe(a));
-  t.true(a.checks.every((c) => c.status === 'ok' || c.status === 'error'));
+  const a = await auditDomain('faults.example', lab!.dns(), await lab!.settings({ domainTimeoutMs: 500 }));
+  t.true(Date.now() - started < 3000, `${Date.now() - started} ms`);
+  const timedOut = a.checks.filter((c) => c.status === 'error' && /time budget of 0\.5 s for faults\.example ran out/.test(c.detail));
+  t.true(timedOut.some((c) => c.check === 'ns') && timedOut.some((c) => c.check === 'dnssec'), describe(a));
 });
 
 async function cli(args: string[], config: string) {

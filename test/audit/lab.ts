@@ -62,7 +62,15 @@ export function labMissing(): string | undefined {
 
 export const HEALTHY = ['good.example', 'hosted.example'] as const;
 export const DEFECTS = ['noptr6.example', 'spf11.example', 'dkim1024.example', 'rua.example', 'dsbad.example', 'expired.example', 'lagging.example'] as const;
-const CUSTOMERS = [...HEALTHY, ...DEFECTS, 'tlsabad.example', 'faults.example', 'many.example'] as const;
+const FIXED = [...HEALTHY, ...DEFECTS, 'tlsabad.example', 'faults.example', 'many.example'] as const;
+
+export interface LabOptions {
+  /** Extra healthy customer zones `bulk-0001.example` … (the bench), DKIM with Ed25519 keys. */
+  readonly bulk?: number;
+}
+
+/** The names of the bulk domains of a lab started with `bulk: n`. */
+export const bulkDomains = (n: number): string[] => Array.from({ length: n }, (_, i) => `bulk-${String(i + 1).padStart(4, '0')}.example`);
 const OTHER_ZONES = ['hoster.example', 'elsewhere.example'] as const;
 const SERIAL = 2026120101;
 const SELECTOR = 'ma1r';
@@ -129,12 +137,12 @@ function certFor(pki: TestPki, name: string, sans: readonly string[]): { cert: s
   return { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') };
 }
 
-export async function startLab(): Promise<Lab> {
+export async function startLab(options: LabOptions = {}): Promise<Lab> {
   let last: unknown;
   for (let i = 0; i < 4; i++) {
     const n = 1 + Math.floor(Math.random() * 250);
     try {
-      return await startLabOn(`127.53.${n}`);
+      return await startLabOn(`127.53.${n}`, options);
     } catch (err) {
       last = err;
       if (!/EADDRINUSE|cannot bind|address already in use/i.test(String(err))) throw err;
@@ -143,7 +151,8 @@ export async function startLab(): Promise<Lab> {
   throw last;
 }
 
-async function startLabOn(base: string): Promise<Lab> {
+async function startLabOn(base: string, options: LabOptions): Promise<Lab> {
+  const CUSTOMERS: readonly string[] = [...FIXED, ...bulkDomains(options.bulk ?? 0)];
   const P = `${base}.1`;
   const A = `${base}.2`;
   const B = `${base}.3`;
@@ -179,13 +188,15 @@ async function startLabOn(base: string): Promise<Lab> {
     for (const d of CUSTOMERS) {
       const hosted = d === 'hosted.example';
       const selector = hosted ? 'ma-rsa-1' : SELECTOR;
-      const k = generateKey('rsa-sha256', d === 'dkim1024.example' ? 1024 : 2048);
-      store.insert({ id: `${d}-${selector}`, domain: d, selector, algorithm: 'rsa-sha256', state: 'active', createdAt: now - 86_400_000, privateKeyPem: k.privateKeyPem, publicKeyPem: k.publicKeyPem });
-      dkim.set(d, dkimRecordForKey('rsa-sha256', k.publicKeyPem));
+      // Bulk domains get Ed25519 keys: an RSA key pair per domain would make a 200-domain bench start slowly.
+      const algorithm = d.startsWith('bulk-') ? ('ed25519-sha256' as const) : ('rsa-sha256' as const);
+      const k = generateKey(algorithm, d === 'dkim1024.example' ? 1024 : 2048);
+      store.insert({ id: `${d}-${selector}`, domain: d, selector, algorithm, state: 'active', createdAt: now - 86_400_000, privateKeyPem: k.privateKeyPem, publicKeyPem: k.publicKeyPem });
+      dkim.set(d, dkimRecordForKey(algorithm, k.publicKeyPem));
     }
     const keysConfig: KeysConfig = {
       domains: Object.fromEntries(
-        CUSTOMERS.map((d) => [d, { ...domainDefaults(), algorithms: ['rsa-sha256' as const], ...(d === 'hosted.example' ? { hosted: { target: 'dkim.hoster.example', selector_prefix: 'ma', customer_nameservers: [] } } : {}) }]),
+        CUSTOMERS.map((d) => [d, { ...domainDefaults(), algorithms: [d.startsWith('bulk-') ? ('ed25519-sha256' as const) : ('rsa-sha256' as const)], ...(d === 'hosted.example' ? { hosted: { target: 'dkim.hoster.example', selector_prefix: 'ma', customer_nameservers: [] } } : {}) }]),
       ),
     };
 
@@ -390,7 +401,7 @@ async function startLabOn(base: string): Promise<Lab> {
       },
       configText(extra = '') {
         const domains = Object.entries(keysConfig.domains)
-          .map(([d, c]) => `    ${d}:\n      algorithms: [rsa-sha256]\n${c.hosted ? `      hosted:\n        target: ${c.hosted.target}\n` : ''}`)
+          .map(([d, c]) => `    ${d}:\n      algorithms: [${c.algorithms.join(', ')}]\n${c.hosted ? `      hosted:\n        target: ${c.hosted.target}\n` : ''}`)
           .join('');
         return [
           `dns:\n  servers: ["${unbound.address}"]\n  timeout: 2s`,

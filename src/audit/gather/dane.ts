@@ -4,6 +4,7 @@
  * certificates, and with --connect what each address presents over STARTTLS (every chain:
  * one handshake offering only ECDSA, one only RSA, as `tlsa check` does).
  */
+import type { X509Certificate } from 'node:crypto';
 import { DaneError } from '../../dane/errors.ts';
 import { fetchPresentedChain, SIGALGS } from '../../dane/probe.ts';
 import { tlsaOwner } from '../../dane/tlsa-params.ts';
@@ -30,7 +31,7 @@ export interface DaneGatherOptions {
 }
 
 async function probe(host: string, address: string, timeoutMs: number): Promise<PresentedObservation> {
-  const chains: { offered: string; certs: import('node:crypto').X509Certificate[] }[] = [];
+  const chains: { offered: string; certs: X509Certificate[] }[] = [];
   const failures: string[] = [];
   for (const [offered, sigalgs] of Object.entries(SIGALGS)) {
     try {
@@ -76,8 +77,7 @@ export async function gatherDane(dns: AuditDns, domain: string, mx: MxObservatio
       let presented: PresentedObservation[] | undefined;
       if (o.connect) {
         const addrs = [...(h.a.ok ? h.a.value : []), ...(h.aaaa.ok ? h.aaaa.value : [])].slice(0, MAX_PROBED_ADDRESSES);
-        presented = [];
-        for (const address of addrs) presented.push(await probe(h.name, address, o.timeoutMs));
+        presented = await Promise.all(addrs.map((address) => probe(h.name, address, o.timeoutMs)));
       }
       return { host: h.name, owner, tlsa, validation, zoneSigned, ...(known ? { known } : {}), ...(presented ? { presented } : {}) };
     }),
