@@ -7,7 +7,7 @@
  * with the host name for SNI and the certificate check.
  */
 import { request } from 'node:https';
-import { rootCertificates } from 'node:tls';
+import { rootCertificates, type TLSSocket } from 'node:tls';
 import { MAX_POLICY_BYTES } from './mta-sts-policy.ts';
 
 export interface PolicyFetchOptions {
@@ -60,7 +60,7 @@ export function fetchPolicy(o: PolicyFetchOptions): Promise<PolicyFetch> {
     }, o.timeoutMs);
     req.on('error', (err) => done({ kind: 'unreachable', reason: err.message }));
     req.on('response', (res) => {
-      const socket = res.socket as import('node:tls').TLSSocket;
+      const socket = res.socket as TLSSocket;
       const certificateError = socket.authorized ? undefined : String(socket.authorizationError ?? 'certificate not trusted');
       const base = {
         kind: 'response' as const,

@@ -54,34 +54,35 @@ export async function gatherSpf(domain: string, lookup: DnsLookup, o: SpfGatherO
     const rec = parsed.record;
     // The parser counts redirect= as a lookup term; with an all mechanism it is never used (§6.1).
     lookups += rec.lookupTerms - (rec.redirect && rec.hasAll ? 1 : 0);
-    const children: SpfNode[] = [];
-    const pending: Promise<void>[] = [];
+    // Children in record order, visited in parallel.
+    const children: Promise<SpfNode>[] = [];
+    const checks: Promise<void>[] = [];
+    const follow = (t: string, term: string, countVoid: boolean): void => {
+      if (path.includes(t)) {
+        loops.push([...path, t].join(' → '));
+        return;
+      }
+      if (nodes + children.length >= MAX_NODES) {
+        truncated = true;
+        return;
+      }
+      children.push(
+        visit(t, term, [...path, t]).then((n) => {
+          if (countVoid && n.lookup.ok && (n.lookup.value.rcode === 'NXDOMAIN' || n.lookup.value.texts.length === 0)) voids.push(`${term} (${t})`);
+          return n;
+        }),
+      );
+    };
     for (const d of rec.directives) {
       const m = d.mechanism;
       if (m.kind === 'include') {
         const t = target(m.domain, name, d.text);
-        if (t === undefined) continue;
-        if (path.includes(t)) {
-          loops.push([...path, t].join(' → '));
-          continue;
-        }
-        if (nodes + children.length >= MAX_NODES) {
-          truncated = true;
-          continue;
-        }
-        const placeholder = children.length;
-        children.push(undefined as unknown as SpfNode);
-        pending.push(
-          visit(t, d.text, [...path, t]).then((n) => {
-            children[placeholder] = n;
-            if (n.lookup.ok && (n.lookup.value.rcode === 'NXDOMAIN' || n.lookup.value.texts.length === 0)) voids.push(`${d.text} (${t})`);
-          }),
-        );
+        if (t !== undefined) follow(t, d.text, true);
       } else if (m.kind === 'a' || m.kind === 'mx' || m.kind === 'exists') {
         const t = target(m.domain, name, d.text);
         if (t === undefined) continue;
         const types = m.kind === 'mx' ? (['MX'] as const) : m.kind === 'exists' ? (['A'] as const) : (['A', 'AAAA'] as const);
-        pending.push(isVoid(t, types).then((v) => void (v && voids.push(`${d.text} (${t})`))));
+        checks.push(isVoid(t, types).then((v) => void (v && voids.push(`${d.text} (${t})`))));
       } else if (m.kind === 'ptr' && m.domain && m.domain.literal === undefined) {
         macroTerms.push(d.text);
       }
@@ -89,18 +90,11 @@ export async function gatherSpf(domain: string, lookup: DnsLookup, o: SpfGatherO
     if (rec.redirect && !rec.hasAll) {
       const term = rec.terms.find((t) => t.type === 'modifier' && t.name === 'redirect')?.text ?? 'redirect=';
       const t = target(rec.redirect, name, term);
-      if (t !== undefined) {
-        if (path.includes(t)) loops.push([...path, t].join(' → '));
-        else if (nodes + children.length >= MAX_NODES) truncated = true;
-        else {
-          const placeholder = children.length;
-          children.push(undefined as unknown as SpfNode);
-          pending.push(visit(t, term, [...path, t]).then((n) => void (children[placeholder] = n)));
-        }
-      }
+      if (t !== undefined) follow(t, term, false);
     }
-    await Promise.all(pending);
-    return { domain: name, via, lookup: lk, parsed, children: children.filter(Boolean) };
+    await Promise.all(checks);
+    const visited = await Promise.all(children);
+    return { domain: name, via, lookup: lk, parsed, children: visited };
   };
 
   const root = await visit(domain, '', [domain]);

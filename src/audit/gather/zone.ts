@@ -4,9 +4,9 @@
  * probes are cached, so the freshest server is not asked twice).
  */
 import type { DnsAnswer, RRType } from '../../dns/types.ts';
-import { TYPE, typeName, type WireRecord } from '../../dns/wire.ts';
+import { TYPE, typeName, type WireMessage, type WireRecord } from '../../dns/wire.ts';
 import { typeNumber } from '../../dns/wire-query.ts';
-import type { AuditDns, Probe } from '../dns-context.ts';
+import type { AuditDns } from '../dns-context.ts';
 import type { NsObservation, RrsetComparison } from '../checks/ns.ts';
 import type { DnssecObservation, DnssecServerObservation, SignedRrset } from '../checks/dnssec.ts';
 import { failed, observe, observed, type Observed } from '../types.ts';
@@ -66,7 +66,7 @@ export async function gatherNs(dns: AuditDns, domain: string, zone: Observed<Zon
   return { domain, zone, rrsets };
 }
 
-function sections(m: Probe extends Observed<infer M> ? M : never, zone: string): SignedRrset[] {
+function sections(m: WireMessage, zone: string): SignedRrset[] {
   const out: SignedRrset[] = [];
   for (const section of [m.answer, m.authority]) {
     const rrsigs = section.filter((r) => r.type === TYPE.RRSIG);
