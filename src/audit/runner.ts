@@ -135,7 +135,7 @@ async function runChecks(input: string, dns: AuditDns, s: AuditSettings): Promis
         } catch (err) {
           keys = { error: describeError(err).message };
         }
-        return judgeDkim(await gatherDkim(dns, lookup, { domain, cfg, keys, selectors: s.selectors }, (n) => dns.zoneOf(n)), now);
+        return judgeDkim(await gatherDkim(dns, lookup, { domain, cfg, configured: s.keysConfig.domains[domain] !== undefined, keys, selectors: s.selectors }, (n) => dns.zoneOf(n)), now);
       }),
       dmarc: run('dmarc', async () => judgeDmarc(await dmarc)),
       'dmarc-rua': run('dmarc-rua', async () => {

@@ -154,6 +154,8 @@ test('dkim', (t) => {
   t.regex(text(judge(key({ published: ok({ texts: ['v=DKIM1; k=rsa; p='], cnameChain: [] }) }))), /^fail .*revoked/);
   t.regex(text(judgeDkim({ domain: 'd.example', keys: [], policy: { lifetimeMs: 1, ttlMs: 1, ttlMarginMs: 1 } }, now)), /^warn .*no DKIM selector known/);
   t.is(status(judgeDkim({ domain: 'd.example', keys: [], policy: { lifetimeMs: 1, ttlMs: 1, ttlMarginMs: 1 }, keystoreError: 'permission denied' }, now)), 'error');
+  const dual = judgeDkim({ domain: 'd.example', keys: [key({})], policy: { lifetimeMs: 182 * 86_400_000, ttlMs: 3_600_000, ttlMarginMs: 600_000 }, algorithms: ['rsa-sha256', 'ed25519-sha256'] }, now);
+  t.regex(text(dual), /^warn .*no active ed25519-sha256 key/m, 'dual signing configured, one algorithm without an active key');
 });
 
 test('dane', (t) => {

@@ -44,6 +44,8 @@ export interface DkimObservation {
   readonly policy: DkimPolicy;
   /** Why the keystore could not be read (the keystore's selectors are then unknown). */
   readonly keystoreError?: string;
+  /** For a domain in keys.domains: the algorithms it is configured to sign with (RFC 8463 dual signing). */
+  readonly algorithms?: readonly ('rsa-sha256' | 'ed25519-sha256')[];
 }
 
 const r = result('dkim');
@@ -117,5 +119,10 @@ export function judgeDkim(o: DkimObservation, now: number): CheckResult[] {
     return out;
   }
   for (const k of o.keys) out.push(...judgeKey(k, o.policy, now));
+  for (const alg of o.algorithms ?? []) {
+    if (!o.keys.some((k) => k.source === 'keystore' && k.algorithm === alg && k.state === 'active')) {
+      out.push(r.warn(o.domain, `keys.domains.${o.domain} signs with ${alg}, but the keystore has no active ${alg} key: that signature is missing from our mail`, `mailanchor keys rotate  (or keys generate --domain ${o.domain}); see mailanchor keys status`));
+    }
+  }
   return out;
 }

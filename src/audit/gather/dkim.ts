@@ -19,6 +19,8 @@ import { zoneServers } from '../zone-servers.ts';
 export interface DkimGatherInput {
   readonly domain: string;
   readonly cfg: DomainKeysConfig;
+  /** The domain is in keys.domains (its algorithms are then expected to have active keys). */
+  readonly configured: boolean;
   /** The keystore's keys for the domain, or why it could not be read. */
   readonly keys: readonly StoredKey[] | { readonly error: string };
   readonly selectors: readonly string[];
@@ -86,5 +88,5 @@ export async function gatherDkim(dns: AuditDns, lookup: DnsLookup, input: DkimGa
     const zone = await zoneOf(name).catch(() => domain);
     keys.push({ selector, source: 'option', name, published: await published(lookup, name), servers: await serversTxt(dns, zone, name, undefined) });
   }
-  return { domain, keys, policy, ...('error' in input.keys ? { keystoreError: input.keys.error } : {}) };
+  return { domain, keys, policy, ...('error' in input.keys ? { keystoreError: input.keys.error } : { ...(input.configured ? { algorithms: cfg.algorithms } : {}) }) };
 }
