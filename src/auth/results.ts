@@ -57,13 +57,19 @@ export type ArcResult = 'none' | 'pass' | 'fail' | 'temperror';
 
 export interface ArcCheck {
   readonly result: ArcResult;
-  /** Instances (i=) in the chain; 0 when unsealed. */
+  /** Instances (i=) in the chain — on fail the highest instance any ARC field states; 0 when unsealed. */
   readonly instances: number;
-  /** The oldest instance whose AMS still validates (RFC 8617 §5.2 "oldest-pass"), when pass. */
+  /**
+   * RFC 8617 §5.2 "oldest-pass", when pass: the lowest instance k such that the AMS of k and
+   * of every newer instance validate (N when only the newest does).
+   */
   readonly oldestPass?: number;
-  /** `d=` of each ARC-Seal, instance 1 first: who vouched, for trusted-sealer overrides. */
+  /** `d=` of each ARC-Seal, instance 1 first: who vouched, for trusted-sealer overrides. Filled on pass only. */
   readonly sealers: readonly string[];
-  /** The Authentication-Results each hop recorded (ARC-Authentication-Results), instance 1 first. */
+  /**
+   * What each hop recorded (its ARC-Authentication-Results after `i=N;`: the authres-payload
+   * `authserv-id; method=result …`, unfolded), instance 1 first. Filled on pass only.
+   */
   readonly hopResults: readonly string[];
   readonly reason: string;
 }

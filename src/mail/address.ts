@@ -56,7 +56,7 @@ export type AddressListResult =
 /** A From field listing more mailboxes than this is refused (nobody writes that many authors). */
 export const MAX_MAILBOXES = 100;
 
-/** RFC 3.2.2 comments may nest; a deeper nesting is refused rather than counted without end. */
+/** RFC 5322 §3.2.2: comments may nest; a deeper nesting is refused rather than counted without end. */
 const MAX_COMMENT_DEPTH = 32;
 
 type TokenType = 'atom' | 'qstring' | 'dliteral' | 'special';

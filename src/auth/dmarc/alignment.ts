@@ -5,7 +5,7 @@
  * walk that is missing or met a DNS failure makes the answer `unknown` — which the evaluation
  * treats as "could have aligned" (temperror), never as unaligned.
  */
-import { isSubdomainOf, labels } from '../../mail/domain.ts';
+import { isSubdomainOf } from '../../mail/domain.ts';
 import { organizationalDomain, type OrgDomain, type TreeWalk } from './tree-walk.ts';
 
 export type Alignment = 'aligned' | 'unaligned' | 'unknown';
@@ -20,11 +20,13 @@ export function orgDomainOf(domain: string, facts: WalkSource): OrgDomain {
   return walk ? organizationalDomain(walk) : { known: false, reason: `no tree walk from ${domain}` };
 }
 
+const topLabel = (d: string) => d.slice(d.lastIndexOf('.') + 1);
+
 export function alignment(author: string, identifier: string, mode: 'r' | 's', facts: WalkSource): { alignment: Alignment; reason?: string } {
   if (identifier === author) return { alignment: 'aligned' };
   if (mode === 's') return { alignment: 'unaligned' };
   // Different top-level labels: no Organizational Domain can be common to both.
-  if (labels(identifier).at(-1) !== labels(author).at(-1)) return { alignment: 'unaligned' };
+  if (topLabel(identifier) !== topLabel(author)) return { alignment: 'unaligned' };
   const authorOrg = orgDomainOf(author, facts);
   if (!authorOrg.known) return { alignment: 'unknown', reason: authorOrg.reason };
   // org(identifier) = org(author) puts the identifier at or below org(author).

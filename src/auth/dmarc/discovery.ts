@@ -11,10 +11,10 @@
  * fetches whatever the evaluation of the actual results still needs (`dmarcNeeds`) and
  * returns the facts for the pure `evaluateDmarc`.
  */
-import { isSubdomainOf } from '../../mail/domain.ts';
+import { isSubdomainOf, normalizeDomain } from '../../mail/domain.ts';
 import { DnsError, type DnsLookup } from '../../dns/types.ts';
 import type { DmarcCheck } from '../results.ts';
-import { dmarcNeeds, evaluateDmarc, type DmarcFacts, type DmarcInput, type DmarcOptions } from './evaluate.ts';
+import { planDmarc, type DmarcFacts, type DmarcInput, type DmarcOptions } from './evaluate.ts';
 import { isDmarcRecord, joinTxt, parseDmarcRecord } from './record.ts';
 import { needsExistence, organizationalDomain, stopsWalk, walkTargets, type DmarcLookup, type TreeWalk, type WalkStep } from './tree-walk.ts';
 
@@ -108,7 +108,9 @@ export class DmarcDiscovery {
    * the author's Organizational Domain (an identifier equal to the author or to that domain
    * aligns without a walk; one outside it cannot align). Errors surface in `facts`.
    */
-  prefetch(authors: readonly string[], identifiers: readonly string[]): void {
+  prefetch(authors: readonly string[], rawIdentifiers: readonly string[]): void {
+    // d= straight from a DKIM-Signature header may be in any case or carry a trailing dot.
+    const identifiers = rawIdentifiers.map((d) => normalizeDomain(d)).filter((d): d is string => d !== undefined);
     for (const author of authors) {
       this.walk(author)
         .then((w) => {
@@ -126,21 +128,23 @@ export class DmarcDiscovery {
 
   /** End of message: every fact the evaluation of `input` needs, looked up. */
   async facts(input: DmarcInput, options: DmarcOptions): Promise<DmarcFacts> {
-    const walks = new Map<string, TreeWalk>();
-    const existence = new Map<string, boolean | 'unknown'>();
-    for (let round = 0; round < MAX_ROUNDS; round++) {
-      const needs = dmarcNeeds(input, { walks, existence }, options);
-      if (needs.walks.length === 0 && needs.existence.length === 0) break;
-      await Promise.all([
-        ...needs.walks.map(async (d) => void walks.set(d, await this.walk(d))),
-        ...needs.existence.map(async (d) => void existence.set(d, await this.exists(d))),
-      ]);
-    }
-    return { walks, existence };
+    return (await this.#settle(input, options)).facts;
   }
 
-  /** `facts`, then the pure evaluation. */
+  /** `facts`, then the pure evaluation (the last round's, which had nothing left to ask). */
   async check(input: DmarcInput, options: DmarcOptions): Promise<DmarcCheck> {
-    return evaluateDmarc(input, await this.facts(input, options), options);
+    return (await this.#settle(input, options)).check;
+  }
+
+  async #settle(input: DmarcInput, options: DmarcOptions): Promise<{ facts: DmarcFacts; check: DmarcCheck }> {
+    const facts = { walks: new Map<string, TreeWalk>(), existence: new Map<string, boolean | 'unknown'>() };
+    for (let round = 0; ; round++) {
+      const { check, needs } = planDmarc(input, facts, options);
+      if ((needs.walks.length === 0 && needs.existence.length === 0) || round >= MAX_ROUNDS) return { facts, check };
+      await Promise.all([
+        ...needs.walks.map(async (d) => void facts.walks.set(d, await this.walk(d))),
+        ...needs.existence.map(async (d) => void facts.existence.set(d, await this.exists(d))),
+      ]);
+    }
   }
 }

@@ -26,6 +26,7 @@
  *   `MAX_AUTHOR_DOMAINS`) and report the strictest outcome.
  */
 import type { Authors } from '../../mail/author.ts';
+import { normalizeDomain } from '../../mail/domain.ts';
 import type { DkimSignatureCheck, DmarcCheck, DmarcPolicy, SpfCheck } from '../results.ts';
 import { alignment, type Alignment, type WalkSource } from './alignment.ts';
 import { discoverPolicy, needsExistence, organizationalDomain, requestedPolicy, testingPolicy, usablePolicy, type TreeWalk } from './tree-walk.ts';
@@ -125,21 +126,25 @@ function evaluateAuthor(author: string, input: DmarcInput, facts: Facts, options
 
   const candidates: Candidate[] = [];
   const spf = input.spf;
-  if (spf && (spf.result === 'pass' || spf.result === 'temperror') && spf.domain) {
-    const a = alignment(author, spf.domain, record.aspf, facts);
-    candidates.push({ kind: 'spf', domain: spf.domain, result: spf.result, alignment: a.alignment, ...(a.reason ? { why: a.reason } : {}) });
+  // The checks promise normalized domains; normalizing again costs little and keeps a stray
+  // upper-case or trailing-dot d= from turning an aligned pass into a fail.
+  const spfDomain = spf?.domain ? normalizeDomain(spf.domain) : undefined;
+  if (spf && (spf.result === 'pass' || spf.result === 'temperror') && spfDomain) {
+    const a = alignment(author, spfDomain, record.aspf, facts);
+    candidates.push({ kind: 'spf', domain: spfDomain, result: spf.result, alignment: a.alignment, ...(a.reason ? { why: a.reason } : {}) });
   }
   let partial = 0;
   for (const sig of input.dkim) {
-    if (!sig.domain) continue;
+    const domain = sig.domain ? normalizeDomain(sig.domain) : undefined;
+    if (!domain) continue;
     let result: 'pass' | 'temperror' | undefined;
     if (sig.result === 'pass') {
       if (sig.partialBody && !options.countPartialBody) partial++;
       else result = 'pass';
     } else if (sig.result === 'temperror') result = 'temperror';
     if (!result) continue;
-    const a = alignment(author, sig.domain, record.adkim, facts);
-    candidates.push({ kind: 'dkim', domain: sig.domain, result, alignment: a.alignment, ...(a.reason ? { why: a.reason } : {}) });
+    const a = alignment(author, domain, record.adkim, facts);
+    candidates.push({ kind: 'dkim', domain, result, alignment: a.alignment, ...(a.reason ? { why: a.reason } : {}) });
   }
 
   const alignedPass = candidates.filter((c) => c.result === 'pass' && c.alignment === 'aligned');
@@ -213,9 +218,17 @@ export function evaluateDmarc(input: DmarcInput, facts: DmarcFacts, options: Dma
   return evaluateWith(input, new Facts(facts), options);
 }
 
+/**
+ * The evaluation with the facts at hand, and the lookups it missed (empty when `facts` are
+ * complete — then `check` is final). Discovery calls this until nothing is missing.
+ */
+export function planDmarc(input: DmarcInput, facts: DmarcFacts, options: DmarcOptions): { readonly check: DmarcCheck; readonly needs: DmarcNeeds } {
+  const f = new Facts(facts);
+  const check = evaluateWith(input, f, options);
+  return { check, needs: { walks: [...f.missingWalks], existence: [...f.missingExistence] } };
+}
+
 /** The lookups the evaluation of `input` would still use; empty when `facts` are complete. */
 export function dmarcNeeds(input: DmarcInput, facts: DmarcFacts, options: DmarcOptions): DmarcNeeds {
-  const f = new Facts(facts);
-  evaluateWith(input, f, options);
-  return { walks: [...f.missingWalks], existence: [...f.missingExistence] };
+  return planDmarc(input, facts, options).needs;
 }

@@ -77,6 +77,18 @@ function describeFailure(s: WalkStep): string {
  * any record the start is its own Organizational Domain.
  */
 export function organizationalDomain(walk: TreeWalk): OrgDomain {
+  // Walks are immutable values, asked about several times per message (policy, alignment).
+  let org = orgCache.get(walk);
+  if (!org) {
+    org = selectOrganizationalDomain(walk);
+    orgCache.set(walk, org);
+  }
+  return org;
+}
+
+const orgCache = new WeakMap<TreeWalk, OrgDomain>();
+
+function selectOrganizationalDomain(walk: TreeWalk): OrgDomain {
   const steps = walkedSteps(walk.steps);
   const failure = steps.find(failed);
   if (failure) return { known: false, reason: `tree walk from ${walk.start} incomplete (${describeFailure(failure)})` };
@@ -134,8 +146,15 @@ export function discoverPolicy(walk: TreeWalk, authorExists: boolean | 'unknown'
   return { kind: 'record', record, policyDomain: at.domain, source: authorExists ? 'sp' : 'np' };
 }
 
-/** True when the discovery needs to know whether the Author Domain exists (an `np` to choose). */
+/**
+ * True when the discovery needs to know whether the Author Domain exists (an `np` to
+ * choose) and the walk did not already show it: `_dmarc.<author>` answered with data or
+ * NODATA, so that name exists, and with it its parent (RFC 8020 §2: a name below an
+ * NXDOMAIN cannot exist, so one that exists has existing ancestors).
+ */
 export function needsExistence(walk: TreeWalk): boolean {
+  const first = walk.steps[0]?.lookup;
+  if (first?.kind === 'none' && first.detail !== 'nxdomain' && first.detail !== 'name-too-long') return false;
   const d = discoverPolicy(walk, true);
   return d.kind === 'record' && d.policyDomain !== walk.start && d.record.np !== undefined;
 }

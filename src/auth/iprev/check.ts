@@ -11,7 +11,7 @@
  * - temperror: the PTR lookup failed, or no name matched and a forward lookup failed (a
  *   later attempt may pass).
  *
- * At most `MAX_NAMES` PTR names are checked (RFC 7208 §5.5 uses 10 for the same job; a
+ * At most `MAX_NAMES` PTR names are checked (RFC 7208 §4.6.4 allows 10 for the same job; a
  * reverse zone listing hundreds would otherwise make us look up hundreds of names). Their
  * forward lookups run in parallel.
  */

@@ -7,8 +7,9 @@
  * caller's (budgeted) `DnsLookup`; a `DnsError` is temperror — a `BUDGET` one says which
  * budget ran out — except where §5.5 says a DNS error only makes `ptr` not match.
  *
- * Within one check every (name, type) is asked once and every record text parsed once,
- * however often includes reach it; lookups still count per term as §4.6.4 asks. Nothing
+ * Within one check every (name, type) is asked once, however often includes reach it
+ * (lookups still count per term, as §4.6.4 asks), and a record is parsed once for as long
+ * as the resolver caches it, not once per message. Nothing
  * throws out of `checkSpf`: a failure of ours is a temperror, never pass or fail.
  */
 import { DnsError, type DnsAnswer, type DnsLookup, type QueryOptions, type RRType } from '../../dns/types.ts';
@@ -74,6 +75,26 @@ function brief(reason: string): string {
   return reason.length <= MAX_REASON ? reason : `${reason.slice(0, 150)} … ${reason.slice(reason.length - (MAX_REASON - 153))}`;
 }
 
+/**
+ * Parsed records by the TXT record they came from (its array of strings), `false` for a TXT
+ * record that is not SPF. The caching resolver hands out the same arrays for as long as it
+ * keeps an answer, so a record is parsed once per TTL rather than once per message; being
+ * weak, the map keeps nothing alive that the resolver has dropped. Parsed records are
+ * immutable, so sharing them between checks is safe.
+ */
+const PARSED = new WeakMap<readonly string[], SpfRecordParse | false>();
+
+function spfRecordOf(strings: readonly string[]): SpfRecordParse | false {
+  let parsed = PARSED.get(strings);
+  if (parsed === undefined) {
+    // §3.3: the strings of one TXT record are concatenated without separator.
+    const text = strings.length === 1 ? strings[0]! : strings.join('');
+    parsed = isSpfRecord(text) ? parseSpfRecord(text) : false;
+    PARSED.set(strings, parsed);
+  }
+  return parsed;
+}
+
 /** Errors that end the whole check even where §5.5 lets a DNS error pass: the message's budget, or the caller gave up. */
 const fatal = (err: DnsError): boolean => err.code === 'BUDGET' || err.code === 'ABORTED';
 
@@ -108,7 +129,9 @@ export async function checkSpf(input: SpfInput, deps: SpfDeps): Promise<SpfCheck
   // No address, no check_host() (<ip> is one of its inputs, §4.1): nothing was checked.
   if (!ip) return done('none', `${JSON.stringify(input.ip)} is not an IP address; no check made`);
 
-  const ev = new Evaluation(ip, local, domain, input, deps);
+  // %{s} and %{o} are <sender> as the client wrote it (§7.3); only U-labels become A-labels (RFC 8616 §4).
+  const givenDomain = /^[\x21-\x7e]+$/.test(rawDomain) ? rawDomain.replace(/\.$/, '') : domain;
+  const ev = new Evaluation(ip, local, givenDomain, input, deps);
   try {
     const outcome = await ev.checkHost(domain);
     const counts = { lookups: ev.lookups, voidLookups: ev.voids };
@@ -131,7 +154,6 @@ class Evaluation {
   readonly #nonAsciiLocal: boolean;
   readonly #values: Omit<MacroValues, 'domain' | 'ptr'>;
   readonly #answers = new Map<string, Promise<DnsAnswer | DnsError>>();
-  readonly #parsed = new Map<string, SpfRecordParse>();
   #validatedNames: Promise<readonly string[]> | undefined;
 
   constructor(ip: IpAddress, local: string, senderDomain: string, input: SpfInput, deps: SpfDeps) {
@@ -187,24 +209,18 @@ class Evaluation {
   async #record(domain: string): Promise<SpfRecord | Outcome> {
     const answer = await this.#lookup(domain, 'TXT');
     if (answer instanceof DnsError) return this.#dnsFailure(answer, 'TXT', domain);
-    let text: string | undefined;
+    let found: SpfRecordParse | undefined;
     let count = 0;
     for (const strings of answer.records) {
-      // §3.3: the strings of one TXT record are concatenated without separator.
-      const joined = strings.length === 1 ? strings[0]! : strings.join('');
-      if (isSpfRecord(joined)) {
+      const parsed = spfRecordOf(strings);
+      if (parsed !== false) {
         count++;
-        text = joined;
+        found = parsed;
       }
     }
-    if (text === undefined) return { result: 'none', reason: answer.rcode === 'NXDOMAIN' ? `${domain} does not exist` : `no SPF record at ${domain}` };
+    if (found === undefined) return { result: 'none', reason: answer.rcode === 'NXDOMAIN' ? `${domain} does not exist` : `no SPF record at ${domain}` };
     if (count > 1) return permerror(`${count} SPF records at ${domain} (RFC 7208 §4.5)`);
-    let parsed = this.#parsed.get(text);
-    if (!parsed) {
-      parsed = parseSpfRecord(text);
-      this.#parsed.set(text, parsed);
-    }
-    return parsed.ok ? parsed.record : permerror(`syntax error in the SPF record of ${domain}: ${parsed.error.message}`);
+    return found.ok ? found.record : permerror(`syntax error in the SPF record of ${domain}: ${found.error.message}`);
   }
 
   async #mechanism(directive: SpfDirective, domain: string): Promise<Step> {
@@ -223,7 +239,8 @@ class Evaluation {
       case 'exists': {
         const over = this.#countLookup(directive.text, domain);
         if (over) return over;
-        const target = m.kind === 'exists' || m.domain ? await this.#target(m.kind === 'exists' ? m.domain : m.domain!, domain) : { name: domain };
+        // a and mx without a domain-spec mean the current domain (§5.3, §5.4); exists always has one.
+        const target = m.domain ? await this.#target(m.domain, domain) : { name: domain };
         if (target === 'local-part') return false;
         if (target === 'invalid') return this.#voidLookup(`${directive.text} (not a valid domain name)`) ?? false;
         if (m.kind === 'exists') return this.#exists(target.name);

@@ -162,3 +162,25 @@ test('discovery asks each name once, and walks only from identifiers that could 
   t.false(names.some((n) => n.startsWith('_dmarc.example.net')));
   t.true(names.includes('_dmarc.mail.example.com/TXT'));
 });
+
+test('np: an answer for _dmarc.<author> already shows the author exists; only NXDOMAIN there asks the name itself', async (t) => {
+  const dns = fakeLookup({ ...zone, '_dmarc.listed.np.example': { TXT: ['some other text'] } });
+  const listed = await new DmarcDiscovery(dns).check({ authors: from('a@listed.np.example'), dkim: [] }, options);
+  t.like(listed, { result: 'fail', policySource: 'sp', policy: 'none' });
+  t.false(dns.calls.some((c) => c.name === 'listed.np.example'));
+  const ghost = await new DmarcDiscovery(dns).check({ authors: from('a@ghost.np.example'), dkim: [] }, options);
+  t.like(ghost, { policySource: 'np', policy: 'reject' });
+  t.true(dns.calls.some((c) => c.name === 'ghost.np.example' && c.type === 'A'));
+});
+
+test('np: the existence lookup fails → temperror (the policy is unknown)', async (t) => {
+  const dns = fakeLookup({ ...zone, 'down.np.example': { A: { error: 'TIMEOUT' } } });
+  const c = await new DmarcDiscovery(dns).check({ authors: from('a@down.np.example'), dkim: [] }, options);
+  t.is(c.result, 'temperror');
+  t.regex(c.reason, /existence of down\.np\.example unknown/);
+});
+
+test('identifier domains are compared normalized (upper case, trailing dot)', async (t) => {
+  const c = await check({ authors: from('a@news.example.com'), spf: spf('BOUNCE.Example.COM.'), dkim: [dkim('Example.Com.')] });
+  t.like(c, { result: 'pass', aligned: { spf: true, dkim: ['example.com'] } });
+});

@@ -254,3 +254,38 @@ test('several SPF records → permerror; other TXT records are ignored; strings 
   t.like(await checkSpf(input(), deps(dns)), { result: 'permerror', reason: '2 SPF records at example.test (RFC 7208 §4.5)' });
   t.like(await checkSpf(input({ mailFrom: 'a@j.test' }), deps(dns)), { result: 'pass' });
 });
+
+test('records cached by the resolver are parsed once and shared safely between checks', async (t) => {
+  // A resolver cache hands out the same record arrays on every hit; so does this lookup.
+  const answers = new Map<string, Awaited<ReturnType<DnsLookup['query']>>>();
+  const backing = zone({
+    'example.test': { TXT: ['v=spf1 include:inc.example.test -all exp=e.example.test', 'other'] },
+    'inc.example.test': { TXT: [['v=spf1 ip4:192.0.2.0/25', ' ip6:2001:db8::/32 ~all']] },
+    'e.example.test': { TXT: ['%{i} refused for %{s}'] },
+  });
+  const cached: DnsLookup = {
+    async query(name, type, o) {
+      const key = `${type} ${name}`;
+      let a = answers.get(key);
+      if (!a) answers.set(key, (a = await backing.query(name, type, o)));
+      return a as never;
+    },
+  };
+  const results = [];
+  for (const [ip, mailFrom] of [
+    ['192.0.2.10', 'a@example.test'],
+    ['192.0.2.200', 'b@example.test'],
+    ['2001:db8::7', 'c@example.test'],
+    ['198.51.100.1', 'd@EXAMPLE.test'],
+  ] as const) {
+    const r = await checkSpf(input({ ip, mailFrom }), deps(cached));
+    results.push([r.result, r.explanation]);
+  }
+  t.deepEqual(results, [
+    ['pass', undefined],
+    ['fail', '192.0.2.200 refused for b@example.test'],
+    ['pass', undefined],
+    ['fail', '198.51.100.1 refused for d@EXAMPLE.test'],
+  ]);
+  t.is(backing.calls.length, 3, 'every name asked once for all four checks');
+});
