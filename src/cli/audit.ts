@@ -122,10 +122,12 @@ async function audit(argv: readonly string[], io: CliIo): Promise<number> {
   // The keystore is read, never written; a missing file is no keystore, not a new one.
   const storePath = values.store ?? config.store.path;
   let store: SqliteKeyStore | undefined;
+  let db: ReturnType<typeof openDatabase> | undefined;
   let storeError: string | undefined;
   if (existsSync(storePath)) {
     try {
-      store = new SqliteKeyStore(openDatabase(storePath));
+      db = openDatabase(storePath);
+      store = new SqliteKeyStore(db);
     } catch (err) {
       storeError = `${storePath}: ${describeError(err).message}`;
     }
@@ -164,7 +166,12 @@ async function audit(argv: readonly string[], io: CliIo): Promise<number> {
     if (st === 'fail' || st === 'error') failing++;
     if (tty) io.stderr.write(`\r\x1b[Kaudit: ${done}/${total} domains, ${failing} with fail/error, ${((Date.now() - started) / 1000).toFixed(0)} s`);
   };
-  const results = await auditDomains(domains, dns, settings, { concurrency: concurrency ?? config.audit.concurrency, onDone: progress });
+  let results: DomainAudit[];
+  try {
+    results = await auditDomains(domains, dns, settings, { concurrency: concurrency ?? config.audit.concurrency, onDone: progress });
+  } finally {
+    db?.close();
+  }
   if (tty) io.stderr.write('\r\x1b[K');
   const finished = new Date();
 
