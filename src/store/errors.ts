@@ -1,0 +1,14 @@
+import { MailanchorError } from '../errors.ts';
+
+export type StoreErrorCode =
+  | 'BAD_URL' // the store location does not parse
+  | 'UNSAFE_PERMISSIONS' // a SQLite file group/others can read
+  | 'OPEN_FAILED'
+  | 'UNAVAILABLE' // PostgreSQL cannot be reached now (transient)
+  | 'MIGRATION_FAILED'
+  | 'SCHEMA_OUTDATED' // older than this mailanchor needs, and migrate_at_start is off
+  | 'WRITE_FAILED' // a statement failed (disk full, read-only, constraint); the first error is the cause
+  | 'BUSY'
+  | 'CORRUPT';
+
+export class StoreError extends MailanchorError<StoreErrorCode> {}
