@@ -5,7 +5,7 @@
  * restart, a failover) is dropped from the pool, and the next statement opens a new one: no
  * restart of mailanchor is needed when PostgreSQL comes back.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { MailanchorError } from '../../errors.ts';
 import { StoreError } from '../errors.ts';
@@ -40,17 +40,32 @@ export function pgError(err: unknown, location: string, what: string): StoreErro
   return new StoreError(code, message, { store: location, ...(typeof e?.code === 'string' ? { sqlstate: e.code } : {}) }, { cause: err });
 }
 
+/**
+ * The first line of the password file. Read when the store is opened (node-postgres lets a
+ * connection string's empty password win over a password callback, so it goes in the URL).
+ */
+function readPassword(file: string, location: string): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n')[0]!.trim();
+  } catch (err) {
+    throw new StoreError('OPEN_FAILED', `${location}: cannot read store.password_file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { store: location }, { cause: err });
+  }
+}
+
+function withPassword(url: string, password: string): string {
+  const u = new URL(url);
+  u.password = encodeURIComponent(password);
+  return u.toString();
+}
+
 export class PgPool {
   readonly location: string;
   readonly #pool: pg.Pool;
 
   constructor(o: PgOptions) {
     this.location = o.location;
-    const passwordFile = o.passwordFile;
     this.#pool = new pg.Pool({
-      connectionString: o.url,
-      // Read on every new connection, so a rotated password file needs no restart.
-      ...(passwordFile ? { password: async () => (await readFile(passwordFile, 'utf8')).split('\n')[0]!.trim() } : {}),
+      connectionString: o.passwordFile ? withPassword(o.url, readPassword(o.passwordFile, o.location)) : o.url,
       max: o.poolSize ?? 4,
       connectionTimeoutMillis: o.connectTimeoutMs ?? 5000,
       idleTimeoutMillis: 30_000,
@@ -79,6 +94,14 @@ export class PgPool {
       throw pgError(err, this.location, 'cannot connect');
     }
     let broken = false;
+    // A connection the server cuts between two statements emits 'error' on the client; while
+    // it is checked out nobody else listens, and an unheard 'error' would end the process.
+    let cut: unknown;
+    const onError = (err: unknown): void => {
+      cut = err;
+      broken = true;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await fn(client);
@@ -91,8 +114,9 @@ export class PgPool {
         broken = true; // the connection is gone; the first error is what matters
       }
       // Our own errors (a lost lease, a refused selector) pass unchanged.
-      throw err instanceof MailanchorError ? err : pgError(err, this.location, what);
+      throw err instanceof MailanchorError ? err : pgError(cut ?? err, this.location, what);
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }
