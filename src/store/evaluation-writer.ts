@@ -56,6 +56,7 @@ export function createEvaluationWriter(o: WriterOptions): EvaluationWriter {
   let failedBatches = 0;
   let up = true;
   let firstError: unknown;
+  /** Dropped since the store last recovered (or since start). */
   let droppedInOutage = 0;
   let backoff = o.backoffMs ?? 500;
   let timer: NodeJS.Timeout | undefined;
@@ -85,7 +86,6 @@ export function createEvaluationWriter(o: WriterOptions): EvaluationWriter {
             if (up) {
               up = false;
               firstError = err;
-              droppedInOutage = 0;
               o.logger.error('DMARC evaluations not written; keeping them queued and retrying', { store: o.location, queued: waiting(), ...describeError(err) });
             }
             return 'failed' as const;
@@ -100,6 +100,7 @@ export function createEvaluationWriter(o: WriterOptions): EvaluationWriter {
           if (!up) {
             up = true;
             o.logger.info('DMARC evaluations written again', { store: o.location, dropped_during_outage: droppedInOutage, first_error: describeError(firstError).message });
+            droppedInOutage = 0;
             backoff = o.backoffMs ?? 500;
           }
         }
@@ -121,7 +122,7 @@ export function createEvaluationWriter(o: WriterOptions): EvaluationWriter {
         const reason: DropReason = closed ? 'shutdown' : 'queue_full';
         dropped[reason]++;
         droppedInOutage++;
-        if (dropped[reason] === 1 || droppedInOutage === 1) {
+        if (droppedInOutage === 1) {
           o.logger.error('DMARC evaluation dropped: the writer queue is full (counted in mailanchor_evaluations_dropped_total)', { store: o.location, reason, queue: o.maxQueue });
         }
         return;
