@@ -54,6 +54,8 @@ export function formatEvent(e: SendEvent): string {
       return `not sending ${e.reportId} to ${e.address}: ${e.reason}`;
     case 'deferred':
       return `deferred ${e.reportId} to ${e.address} (retried next run): ${e.reason}`;
+    case 'claimed-elsewhere':
+      return `left ${e.reportId} to ${e.address} to another run (it holds the claim)`;
     case 'suppressed-now':
       return `suppressed ${e.address} from now on: ${e.reason}`;
     case 'pruned':

@@ -30,6 +30,7 @@ export type SendEvent =
   | { readonly kind: 'would-send'; readonly reportId: string; readonly address: string; readonly detail: string }
   | { readonly kind: 'skipped'; readonly reportId: string; readonly address: string; readonly reason: string }
   | { readonly kind: 'deferred'; readonly reportId: string; readonly address: string; readonly reason: string }
+  | { readonly kind: 'claimed-elsewhere'; readonly reportId: string; readonly address: string }
   | { readonly kind: 'suppressed-now'; readonly address: string; readonly reason: string }
   | { readonly kind: 'pruned'; readonly evaluations: number; readonly reports: number };
 
@@ -199,7 +200,10 @@ export async function deliverReports(deps: SendJobDeps, planned: readonly Planne
       events.push({ kind: 'would-send', reportId: rid, address: verdict.to, detail: `${size} bytes via ${deps.transport.describe} (${verdict.note})` });
       continue;
     }
-    if (!(await ledger.claimDelivery(rid, w.address, deps.now(), LEASE_MS))) continue; // another run (any host) has it
+    if (!(await ledger.claimDelivery(rid, w.address, deps.now(), LEASE_MS))) {
+      events.push({ kind: 'claimed-elsewhere', reportId: rid, address: w.address }); // another run (any host) has it
+      continue;
+    }
     try {
       const accepted = await deps.transport.send({ from: config.email, to: verdict.to, data: message(verdict.to) });
       const detail = `${accepted} (${verdict.note})`;
