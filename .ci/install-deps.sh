@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and benchmarks use: real Postfix, Knot DNS,
-# Unbound and the independent oracles (miltertest, python3-dkim, OpenDKIM, hash-slinger,
+# Unbound, PostgreSQL (the fleet store; tests run their own cluster with initdb + pg_ctl)
+# and the independent oracles (miltertest, python3-dkim, OpenDKIM, hash-slinger,
 # xmllint, Chromium). Idempotent; safe to run on a developer machine as root.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -10,6 +11,7 @@ PKGS=(
   miltertest python3-dkim opendkim opendkim-tools opendmarc rspamd
   hash-slinger libxml2-utils chromium openssl systemd
   dmarc-cat
+  postgresql
 )
 missing=()
 for p in "${PKGS[@]}"; do
