@@ -117,12 +117,20 @@ export async function startRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
         if (applied.length) logger.info('store schema migrated', { store: s.location, steps: applied.map((a) => `${a.feature} ${a.from}→${a.to}`) });
         return true;
       } catch (err) {
-        if (!(err instanceof StoreError && err.code === 'UNAVAILABLE')) throw err;
+        // An outdated schema with migrate_at_start off: refuse to start (docs/fleet.md).
+        if (!(err instanceof StoreError && (err.code === 'UNAVAILABLE' || err.code === 'REFUSED'))) throw err;
         logger.error('store unreachable at start; signing keys and DMARC evaluations wait for it', { store: s.location, ...describeError(err) });
         return false;
       }
     };
-    if (!(await prepare())) {
+    let ready: boolean;
+    try {
+      ready = await prepare();
+    } catch (err) {
+      await s.close();
+      throw err;
+    }
+    if (!ready) {
       const retry = (): void => {
         prepareTimer = setTimeout(() => {
           prepare().then((ok) => (ok ? void keySource?.refresh() : retry()), (err: unknown) => logger.error('store schema check failed', { store: s.location, ...describeError(err) }));
@@ -143,8 +151,18 @@ export async function startRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
       flushMs: config.store.evaluation_flush,
     });
   } catch (err) {
+    if (err instanceof StoreError && err.code === 'SCHEMA_OUTDATED') throw err;
     logger.error('store unavailable: DMARC evaluations are not recorded and outbound signing fails', { store: o.store ?? config.store.url ?? config.store.path, ...describeError(err) });
     keys = unavailableKeys(err);
+    // Evaluations still go through a writer, so each one that cannot be stored is counted.
+    writer = createEvaluationWriter({
+      sink: { insertBatch: () => Promise.reject(err), close: async () => {} },
+      logger,
+      location: 'unavailable',
+      maxQueue: config.store.evaluation_queue,
+      batchSize: config.store.evaluation_batch,
+      flushMs: config.store.evaluation_flush,
+    });
   }
   const w = writer;
   const ks = keySource;

@@ -35,7 +35,8 @@ function unavailable(err: unknown): boolean {
 export function pgError(err: unknown, location: string, what: string): StoreError {
   if (err instanceof StoreError) return err;
   const e = err as { message?: string; code?: string };
-  const code = unavailable(err) ? 'UNAVAILABLE' : 'WRITE_FAILED';
+  const sqlstate = typeof e?.code === 'string' ? e.code : '';
+  const code = unavailable(err) ? 'UNAVAILABLE' : sqlstate.startsWith('28') || sqlstate === '42501' ? 'REFUSED' : 'QUERY_FAILED';
   const message = `${location}: ${what}: ${e?.message ?? String(err)}`;
   return new StoreError(code, message, { store: location, ...(typeof e?.code === 'string' ? { sqlstate: e.code } : {}) }, { cause: err });
 }
