@@ -54,8 +54,10 @@ export function registerStoreMetrics(registry: Registry, sources: { readonly wri
   });
   new Gauge({
     name: 'mailanchor_store_up',
-    help: '1 when the last store operation of that kind succeeded',
+    help: '1 when the last store operation of that kind succeeded (in every worker)',
     labelNames: ['operation'],
+    // Over the cluster's workers: 0 as soon as one of them cannot reach the store.
+    aggregator: 'min',
     registers,
     collect() {
       this.set({ operation: 'evaluations_write' }, writer ? (writer().up ? 1 : 0) : 0);

@@ -1,5 +1,5 @@
 /**
- * `mailanchor check-config [--config FILE]`: like `postfix check` — silent and exit 0 when
+ * `mailanchor check-config [--config FILE] [--store FILE|URL]`: like `postfix check` — silent and exit 0 when
  * the file is valid; otherwise every problem with its key and line, exit 1. Also checks what
  * is cheap to check outside the file: the store's directory and unix socket directories.
  */
@@ -13,12 +13,12 @@ import { storeTarget } from '../store/open.ts';
 import type { CliCommand } from './io.ts';
 
 /** Problems visible only outside the file; pure apart from filesystem reads. */
-export function runtimeProblems(config: Config): string[] {
+export function runtimeProblems(config: Config, options: { readonly store?: string } = {}): string[] {
   const problems: string[] = [];
-  const key = config.store.url !== undefined ? 'store.url' : 'store.path';
+  const key = options.store !== undefined ? '--store' : config.store.url !== undefined ? 'store.url' : 'store.path';
   let target;
   try {
-    target = storeTarget(config.store);
+    target = storeTarget(config.store, options.store !== undefined ? { override: options.store } : {});
   } catch (err) {
     problems.push(`${key}: ${describeError(err).message}`);
   }
@@ -54,14 +54,14 @@ function existingAncestor(dir: string): string {
 export const run: CliCommand = async (argv, io) => {
   let values;
   try {
-    ({ values } = parseArgs({ args: [...argv], options: { config: { type: 'string' }, verbose: { type: 'boolean', short: 'v' } }, strict: true }));
+    ({ values } = parseArgs({ args: [...argv], options: { config: { type: 'string' }, store: { type: 'string' }, verbose: { type: 'boolean', short: 'v' } }, strict: true }));
   } catch (err) {
-    io.stderr.write(`mailanchor check-config: ${(err as Error).message}\nusage: mailanchor check-config [--config FILE] [-v]\n`);
+    io.stderr.write(`mailanchor check-config: ${(err as Error).message}\nusage: mailanchor check-config [--config FILE] [--store FILE|URL] [-v]\n`);
     return 64;
   }
   try {
     const { config, source } = await loadConfig(values.config);
-    const problems = runtimeProblems(config);
+    const problems = runtimeProblems(config, values.store !== undefined ? { store: values.store } : {});
     for (const p of problems) io.stderr.write(`mailanchor: ${source}: ${p}\n`);
     if (values.verbose && problems.length === 0) io.stdout.write(`${source}: ok\n`);
     return problems.length ? 1 : 0;

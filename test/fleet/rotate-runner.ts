@@ -4,9 +4,13 @@
  * alive and must wait for expiry), an injected clock, and a checkpoint where it pauses (to
  * overlap with the other host) or SIGKILLs itself. Prints its report as JSON.
  *
- *   node rotate-runner.ts URL HOST NOW NS1 NS2 TSIG POINT pause:MS|kill|none
+ *   node rotate-runner.ts URL HOST NOW NS1 NS2 TSIG POINT until:FILE|kill|none
+ *
+ * `until:FILE`: at POINT, wait (the event loop blocked, the lease held) until FILE exists —
+ * the test creates it once the other host's run is over — or 60 s passed.
  */
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import winston from 'winston';
 import { decodeConfig } from '../../src/config/load.ts';
 import { parseTsigKey } from '../../src/dns/tsig.ts';
@@ -32,7 +36,11 @@ const report = await rotateDomain('race.test', cfg, {
     if (p !== point) return;
     process.stdout.write(`at ${p}\n`);
     if (action === 'kill') process.kill(process.pid, 'SIGKILL');
-    if (action.startsWith('pause:')) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(action.slice(6)));
+    if (action.startsWith('until:')) {
+      const file = action.slice('until:'.length);
+      const cell = new Int32Array(new SharedArrayBuffer(4));
+      for (let i = 0; i < 600 && !existsSync(file); i++) Atomics.wait(cell, 0, 0, 100);
+    }
   },
 }, { holder: `${host}:${process.pid}:${randomUUID()}` });
 process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -8,6 +8,9 @@
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { decodeConfig } from '../../src/config/load.ts';
 import { queryServer } from '../../src/dns/client.ts';
 import { domainDefaults } from '../../src/keys/config.ts';
@@ -95,11 +98,16 @@ it('two hosts start `keys rotate` at once: the one holding the lease advances, t
   const store = await openStore(decodeConfig({}).config.store, { override: url });
   try {
     await store.migrate();
-    // Host A pauses with the lease held, right after storing its new keys; host B starts then.
-    const a = runHost(url, 'host-a.fleet.test', T0, 'after-generate', 'pause:2500');
+    // Host A stops with the lease held, right after storing its new keys; host B runs then;
+    // A goes on once B is done.
+    const gate = mkdtempSync(join(tmpdir(), 'mailanchor-race-'));
+    const go = join(gate, 'go');
+    const a = runHost(url, 'host-a.fleet.test', T0, 'after-generate', `until:${go}`);
     await a.reached;
-    const b = runHost(url, 'host-b.fleet.test', T0, 'none', 'none');
-    const [ra, rb] = await Promise.all([a.output, b.output]);
+    const rb = await runHost(url, 'host-b.fleet.test', T0, 'none', 'none').output;
+    writeFileSync(go, '');
+    const ra = await a.output;
+    rmSync(gate, { recursive: true, force: true });
     t.is(ra.code, 0, ra.lines.join('\n'));
     t.is(rb.code, 0, rb.lines.join('\n'));
     t.deepEqual(ra.report?.actions.filter((x) => x.startsWith('generated')).length, 2, 'A generated one key per algorithm');

@@ -22,3 +22,24 @@ test('bad locations are refused without echoing what may be a password', (t) => 
   t.false(t.throws(() => parseStoreUrl('postgresql://u:hunter2@h'))!.message.includes('hunter2'));
   t.throws(() => parseStoreUrl('mysql://u@h/db'), { message: /unsupported store URL scheme mysql/ });
 });
+
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runtimeProblems } from '../../src/cli/check-config.ts';
+import { decodeConfig } from '../../src/config/load.ts';
+
+test('check-config: a bad store location, and a password file others can read, are named with their key', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mailanchor-cc-'));
+  const base = decodeConfig({ store: { path: join(dir, 'x.db') } }).config;
+  t.deepEqual(runtimeProblems(base).filter((p) => p.startsWith('store')), []);
+  t.regex(runtimeProblems(base, { store: 'mysql://u@h/db' }).join('\n'), /^--store: unsupported store URL scheme mysql/m);
+  t.regex(runtimeProblems(decodeConfig({ store: { url: 'postgresql://u:pw@h' } }).config).join('\n'), /^store\.url: .*names no database/m);
+  const pw = join(dir, 'pw');
+  writeFileSync(pw, 'secret\n');
+  chmodSync(pw, 0o644);
+  const pg = decodeConfig({ store: { url: 'postgresql://u@h/db', password_file: pw } }).config;
+  t.regex(runtimeProblems(pg).join('\n'), /store\.password_file: .* readable by group or others: chmod 600/);
+  chmodSync(pw, 0o600);
+  t.deepEqual(runtimeProblems(pg).filter((p) => p.startsWith('store')), []);
+});
