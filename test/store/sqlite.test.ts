@@ -92,3 +92,27 @@ test('disk full: the error says SQLITE_FULL (not "cannot rollback"), the writer 
   admin.close();
   await s.close();
 });
+
+test('a file from before the fleet store (keys schema 2) migrates to 3: its keys stay, the generation counter starts and moves', async (t) => {
+  const path = join(dir, 'old.db');
+  // The schema as mailanchor wrote it before (src/keys/key-store.ts at aea1918), with one key.
+  const old = new DatabaseSync(path);
+  old.exec(`CREATE TABLE schema_versions (feature TEXT PRIMARY KEY, version INTEGER NOT NULL);
+    CREATE TABLE dkim_keys (id TEXT PRIMARY KEY, domain TEXT NOT NULL, selector TEXT NOT NULL, algorithm TEXT NOT NULL,
+      state TEXT NOT NULL, state_since INTEGER NOT NULL, seen_everywhere_at INTEGER, created_at INTEGER NOT NULL,
+      private_key_pem TEXT NOT NULL, public_key_pem TEXT NOT NULL, UNIQUE (domain, selector));
+    CREATE TABLE key_leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);
+    INSERT INTO schema_versions VALUES ('keys', 2);
+    INSERT INTO dkim_keys VALUES ('k1', 'old.test', 's1', 'rsa-sha256', 'active', 5, NULL, 5, 'pem', 'pub');`);
+  old.close();
+  const { chmodSync } = await import('node:fs');
+  chmodSync(path, 0o600);
+  const s = openSqliteStore(path);
+  t.deepEqual((await s.schema()).find((f) => f.feature === 'keys'), { feature: 'keys', current: 2, wanted: 3 });
+  t.deepEqual((await s.migrate()).find((m) => m.feature === 'keys'), { feature: 'keys', from: 2, to: 3 });
+  t.deepEqual((await s.keys.listActive()).map((k) => k.id), ['k1']);
+  const g = await s.keys.generation();
+  await s.keys.apply([{ id: 'k1', state: 'retired' }], 6);
+  t.true((await s.keys.generation()) > g);
+  await s.close();
+});
