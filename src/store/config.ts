@@ -26,8 +26,11 @@ export const storeSection = object({
    * check, and refuse an older schema (run `mailanchor store migrate` from your deploy).
    */
   migrate_at_start: withDefault(bool(), true),
-  /** PostgreSQL connections per process. */
-  pool_size: withDefault(int({ min: 1, max: 64 }), 4),
+  /**
+   * PostgreSQL connections per process, at most. A milter process uses two at a time (its
+   * evaluation writer and its key refresh); the server needs hosts × workers × this.
+   */
+  pool_size: withDefault(int({ min: 1, max: 64 }), 2),
   /** PostgreSQL: give up connecting after this long. */
   connect_timeout: withDefault(duration({ min: 100, max: 120_000 }), 5_000),
   /** PostgreSQL: statement_timeout of our sessions. */

@@ -89,7 +89,6 @@ async function startHost(name: string): Promise<void> {
       '  evaluation_flush: 50ms',
       '  evaluation_queue: 8',
       '  evaluation_batch: 4',
-      '  connect_timeout: 1s',
       '',
     ].join('\n'),
   );

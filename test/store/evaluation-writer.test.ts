@@ -35,19 +35,30 @@ function fakeSink(o: { delayMs?: number } = {}) {
   };
 }
 
+/** Polls `cond` (the machine may be loaded: no fixed sleeps for what must happen). */
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 const evs = (n: number, from = 0) => Array.from({ length: n }, (_, i) => evaluation({ receivedAt: T0 + from + i }));
 
 test('a few wait for flushMs; a full batch goes at once and the drain empties the queue; one batch at a time; order kept', async (t) => {
   const f = fakeSink({ delayMs: 5 });
   const { logger } = captureLogger();
-  const w = createEvaluationWriter({ sink: f.sink, logger, location: 'fake', maxQueue: 1000, batchSize: 10, flushMs: 60 });
+  const w = createEvaluationWriter({ sink: f.sink, logger, location: 'fake', maxQueue: 1000, batchSize: 10, flushMs: 500 });
+  const t0 = Date.now();
   for (const e of evs(3)) w.record(e);
-  await new Promise((r) => setTimeout(r, 20));
-  t.deepEqual(f.batches, [], 'fewer than a batch: nothing before flushMs');
-  await new Promise((r) => setTimeout(r, 80));
-  t.deepEqual(f.batches, [[0, 1, 2]], 'after flushMs');
+  await new Promise((r) => setTimeout(r, 50));
+  if (Date.now() - t0 < 450) t.deepEqual(f.batches, [], 'fewer than a batch: nothing before flushMs');
+  await until(() => f.batches.length === 1);
+  t.true(Date.now() - t0 >= 500, 'written after flushMs');
+  t.deepEqual(f.batches, [[0, 1, 2]]);
   for (const e of evs(25, 3)) w.record(e);
-  await new Promise((r) => setTimeout(r, 40));
+  await until(() => w.stats().recorded === 28);
   t.deepEqual(f.batches.map((b) => b.length), [3, 10, 10, 5], 'full batches at once, then the rest in the same drain');
   t.deepEqual(f.batches.flat(), Array.from({ length: 28 }, (_, i) => i));
   t.is(f.maxInFlight(), 1);
@@ -61,13 +72,12 @@ test('store down: queued up to maxQueue, the overflow dropped and counted, logge
   const w = createEvaluationWriter({ sink: f.sink, logger, location: 'postgresql://u@db/x', maxQueue: 50, batchSize: 20, flushMs: 5, backoffMs: 10, maxBackoffMs: 20 });
   f.fail(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
   for (const e of evs(80)) w.record(e);
-  await new Promise((r) => setTimeout(r, 80));
-  t.like(w.stats(), { queued: 50, recorded: 0, up: false, dropped: { queue_full: 30, shutdown: 0 } });
-  t.true(w.stats().failedBatches >= 2, 'retried');
+  await until(() => w.stats().failedBatches >= 2);
+  t.like(w.stats(), { queued: 50, recorded: 0, up: false, dropped: { queue_full: 30, shutdown: 0 } }, 'retried, still queued');
   t.is(lines.filter((l) => /not written/.test(String(l['message']))).length, 1, 'one log line per outage');
   t.is(lines.filter((l) => /dropped/.test(String(l['message']))).length, 1);
   f.fail(undefined);
-  await new Promise((r) => setTimeout(r, 80));
+  await until(() => w.stats().queued === 0);
   t.like(w.stats(), { queued: 0, recorded: 50, up: true });
   t.deepEqual(f.batches.flat(), Array.from({ length: 50 }, (_, i) => i), 'the first 50, in order');
   t.true(lines.some((l) => /written again/.test(String(l['message'])) && l['dropped_during_outage'] === 30));

@@ -41,7 +41,8 @@ test.after.always(async () => {
 });
 
 async function open(url: string, over: Record<string, unknown> = {}): Promise<Store> {
-  const s = await openStore({ ...defaults(), connect_timeout: 2000, ...over }, { override: url });
+  // A generous connect timeout: the test machine may be loaded; an unreachable port is refused at once anyway.
+  const s = await openStore({ ...defaults(), connect_timeout: 30_000, ...over }, { override: url });
   opened.push(s);
   return s;
 }

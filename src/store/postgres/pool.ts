@@ -16,9 +16,10 @@ export interface PgOptions {
   /** For messages: the URL without password. */
   readonly location: string;
   readonly passwordFile?: string;
-  readonly poolSize?: number;
-  readonly connectTimeoutMs?: number;
-  readonly statementTimeoutMs?: number;
+  /** From the config schema (store.pool_size, connect_timeout, statement_timeout). */
+  readonly poolSize: number;
+  readonly connectTimeoutMs: number;
+  readonly statementTimeoutMs: number;
   /** Idle connections the server dropped (restart): reported here, never thrown. */
   readonly onIdleError?: (err: StoreError) => void;
 }
@@ -67,11 +68,14 @@ export class PgPool {
     this.location = o.location;
     this.#pool = new pg.Pool({
       connectionString: o.passwordFile ? withPassword(o.url, readPassword(o.passwordFile, o.location)) : o.url,
-      max: o.poolSize ?? 4,
-      connectionTimeoutMillis: o.connectTimeoutMs ?? 5000,
+      max: o.poolSize,
+      connectionTimeoutMillis: o.connectTimeoutMs,
       idleTimeoutMillis: 30_000,
       keepAlive: true,
-      statement_timeout: o.statementTimeoutMs ?? 15_000,
+      statement_timeout: o.statementTimeoutMs,
+      // Client side too: a server that vanished without a RST (a partition) must not hold a
+      // connection — and the key refresh or the writer behind it — until TCP gives up.
+      query_timeout: o.statementTimeoutMs + 5_000,
       application_name: 'mailanchor',
     });
     // Without a listener an idle connection cut by the server would crash the process.
