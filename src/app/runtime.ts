@@ -25,7 +25,7 @@ import { startMilterServer, type MilterServer } from '../milter/server.ts';
 import { createTestHeaderFilterFactory } from '../milter/test-header-filter.ts';
 import { StoreError } from '../store/errors.ts';
 import { createEvaluationWriter, type EvaluationWriter } from '../store/evaluation-writer.ts';
-import { openStore, prepareStore } from '../store/open.ts';
+import { openStore, prepareStore, storeTarget } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import type { MailFilterDeps } from './mail-filter.ts';
 import { registerStoreMetrics } from './store-metrics.ts';
@@ -74,6 +74,15 @@ function unavailableKeys(reason: unknown): SigningKeySource {
       throw new KeystoreError('store-unreadable', `keystore unavailable: ${describeError(reason).message}`, {}, { cause: reason });
     },
   };
+}
+
+/** The store location for a log line: never the URL's password. */
+function safeLocation(config: Config, override: string | undefined): string {
+  try {
+    return storeTarget(config.store, override ? { override } : {}).location;
+  } catch {
+    return '(a store location that does not parse)';
+  }
 }
 
 async function buildFactory(name: FilterName, deps: MailFilterDeps): Promise<FilterFactory> {
@@ -152,7 +161,7 @@ export async function startRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
     });
   } catch (err) {
     if (err instanceof StoreError && err.code === 'SCHEMA_OUTDATED') throw err;
-    logger.error('store unavailable: DMARC evaluations are not recorded and outbound signing fails', { store: o.store ?? config.store.url ?? config.store.path, ...describeError(err) });
+    logger.error('store unavailable: DMARC evaluations are not recorded and outbound signing fails', { store: safeLocation(config, o.store), ...describeError(err) });
     keys = unavailableKeys(err);
     // Evaluations still go through a writer, so each one that cannot be stored is counted.
     writer = createEvaluationWriter({

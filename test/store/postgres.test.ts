@@ -18,6 +18,8 @@ import { run as keysCli } from '../../src/cli/keys.ts';
 import { captureIo } from '../support/cli-io.ts';
 import { freePort } from '../support/ports.ts';
 import { postgresMissing, startPostgres, type PostgresServer } from '../support/postgres.ts';
+import { MilterClient, sendMessage } from '../../src/milter/mta-client.ts';
+import { startMilterProcess } from '../support/milter-process.ts';
 import { storeContract } from './contract.ts';
 
 const missing = postgresMissing();
@@ -134,4 +136,27 @@ it('migrate_at_start: false — a command refuses an unmigrated schema and names
   t.is(await storeCli(['migrate', '--store', pg.url(db)], io), 0, io.err());
   t.is(await keysCli(['list', '--config', cfg, '--store', pg.url(db)], io), 0, io.err());
   t.false((io.out() + io.err()).includes(pg.password));
+});
+
+it('a milter started while PostgreSQL is unreachable: it starts, logs the outage without the password, tempfails outbound (no keys yet), and keeps serving', async (t) => {
+  const secret = 'S3cret-in-the-url';
+  const url = `postgresql://mailanchor:${secret}@127.0.0.1:${await freePort()}/nowhere`;
+  const cfg = join(dir, 'down.yml');
+  writeFileSync(cfg, 'dns:\n  servers: ["127.0.0.1:1"]\n  timeout: 200ms\ninbound:\n  iprev: false\n');
+  const milter = await startMilterProcess(['--config', cfg, '--store', url]);
+  try {
+    const c = await MilterClient.connect(`inet:127.0.0.1:${milter.port}`);
+    await c.negotiate();
+    const r = await sendMessage(c, { from: 'a@mine.test', rcpts: ['b@example.net'], headers: [['From', ' a@mine.test'], ['Subject', ' x']], body: 'x\r\n' });
+    c.quit();
+    t.is(r.eom?.reply.kind, 'replycode');
+    t.regex(r.eom?.reply.kind === 'replycode' ? r.eom.reply.text : '', /^451 4\.3\.0 .*signing keys unavailable/);
+    const out = milter.output();
+    t.regex(out, /store unreachable at start; signing keys and DMARC evaluations wait for it/);
+    t.regex(out, /postgresql:\/\/mailanchor@127\.0\.0\.1:\d+\/nowhere/);
+    t.false(out.includes(secret), out);
+  } finally {
+    await milter.stop();
+  }
+  t.false(milter.output().includes(secret));
 });
