@@ -16,7 +16,6 @@ import type { IprevCheck } from '../auth/results.ts';
 import { describeError } from '../errors.ts';
 import { renderResult } from '../mail/auth-results.ts';
 import type { FilterFactory, MilterFilter, Modification, SessionContext, Verdict } from '../milter/filter.ts';
-import { recordEvaluation } from '../store/dmarc-evaluations.ts';
 import { AR_HEADER, forgedRemovals, renderAuthResults } from './authentication-results.ts';
 import type { InboundConfig } from './config.ts';
 import { buildEvaluation } from './evaluation.ts';
@@ -323,8 +322,8 @@ class InboundFilter implements MilterFilter {
   }
 
   #record(m: Message, result: MailauthResult, dmarcResult: string | undefined, decision: PolicyDecision, arcResult: string | undefined): void {
-    const db = this.#deps.db;
-    if (!db || !this.#cfg.record_evaluations || !dmarcResult || !this.#ip) return;
+    const log = this.#deps.evaluations;
+    if (!log || !this.#cfg.record_evaluations || !dmarcResult || !this.#ip) return;
     const ev = buildEvaluation({
       receivedAt: this.#deps.now(),
       queueId: this.#ctx.macros.get('i'),
@@ -338,13 +337,8 @@ class InboundFilter implements MilterFilter {
       ...(decision.override ? { override: decision.override } : {}),
       ...(arcResult ? { arcResult } : {}),
     });
-    if (!ev) return;
-    try {
-      recordEvaluation(db, ev);
-    } catch (err) {
-      // The mail is not lost for a report row: logged and counted, message handled as decided.
-      this.#log.error('DMARC evaluation not recorded', { queue_id: this.#ctx.macros.get('i'), ...describeError(err) });
-    }
+    // Queued for the process's batching writer; never blocks or fails the message.
+    if (ev) log.record(ev);
   }
 
   abort(): void {
