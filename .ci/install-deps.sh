@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and benchmarks use: real Postfix, Knot DNS,
-# Unbound and the independent oracles (miltertest, python3-dkim and python3-authres, which
-# its ARC sealing needs, OpenDKIM, hash-slinger, xmllint, Chromium; Dovecot for the IMAP report import). Idempotent;
-# safe to run on a developer machine as root.
+# Unbound, PostgreSQL (the fleet store; tests run their own cluster with initdb + pg_ctl)
+# and the independent oracles (miltertest, python3-dkim and python3-authres, which its ARC
+# sealing needs, OpenDKIM, hash-slinger, xmllint, Chromium); Dovecot for the IMAP report
+# import. Idempotent; safe to run on a developer machine as root.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(
@@ -12,6 +13,7 @@ PKGS=(
   hash-slinger libxml2-utils chromium openssl systemd
   dmarc-cat
   dovecot-imapd
+  postgresql
 )
 missing=()
 for p in "${PKGS[@]}"; do

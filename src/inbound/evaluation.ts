@@ -1,5 +1,5 @@
 /** The DMARC evaluation row for aggregate reports, from the message's results. Pure. */
-import type { Disposition, DmarcEvaluation, OverrideReason, PublishedPolicy } from '../store/dmarc-evaluations.ts';
+import type { Disposition, DmarcEvaluation, OverrideReason, PublishedPolicy } from './evaluation-log.ts';
 import type { MailauthResult } from './mailauth-result.ts';
 
 const DISPOSITIONS = new Set(['none', 'quarantine', 'reject']);

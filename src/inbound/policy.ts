@@ -7,7 +7,7 @@
  * `t=y`, RFC 9989 §4.7); `enforce: false` turns every action into a label.
  */
 import { BlockList, isIP } from 'node:net';
-import type { Disposition, OverrideReason } from '../store/dmarc-evaluations.ts';
+import type { Disposition, OverrideReason } from './evaluation-log.ts';
 import type { InboundConfig, InboundOverride } from './config.ts';
 
 export type PolicyAction = 'deliver' | 'reject' | 'quarantine' | 'tempfail';
