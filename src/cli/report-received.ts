@@ -7,6 +7,9 @@
  *     them from the mailbox in `reports.import.imap` and move them to its folders;
  * `report page [--html FILE] [--json FILE] [--days N] [--domain D]… [--no-dns]` — the page
  *     from the history, with explanations from our keystore and DANE state.
+ *
+ * The history is the store's (`Store.received`): a PostgreSQL store (`store.url`, `--store`)
+ * gives every host of a fleet the same one.
  */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -16,6 +19,7 @@ import { parseDnsServer, resolverOptions } from '../dns/config.ts';
 import { createResolver } from '../dns/resolver.ts';
 import type { DnsLookup } from '../dns/types.ts';
 import { describeError } from '../errors.ts';
+import { normalizeDomain } from '../mail/domain.ts';
 import { ReportError } from '../reports/errors.ts';
 import type { ReadLimits } from '../reports/read/limits.ts';
 import { ConsumerFailure, readPaths, type ReadOutcome } from '../reports/read/reader.ts';
@@ -26,9 +30,11 @@ import type { Page } from '../reports/received/page.ts';
 import { PageBuilder } from '../reports/received/page-model.ts';
 import { renderHtml } from '../reports/received/render-html.ts';
 import { renderText } from '../reports/received/render-text.ts';
-import { openDatabase } from '../store/database.ts';
-import { SqliteReceivedReports } from '../store/sqlite/received-reports.ts';
+import type { Store } from '../store/store.ts';
 import type { CliIo } from './io.ts';
+
+/** Opens the store the command names (`--store`, or the config's `store.url` / `store.path`), migrated or checked. */
+export type OpenStore = () => Promise<Store>;
 
 export const RECEIVED_USAGE = `  read PATH… [--html OUT] [--json OUT] [--no-dns] [--dns HOST[:PORT]]
                                           read received DMARC (XML, .gz, .zip, mail, Maildir, mbox) and TLS-RPT reports and show the page
@@ -117,25 +123,26 @@ function describeOutcome(o: ReadOutcome): string {
   return `stored TLS report ${o.report.reportId} from ${o.report.orgName} for ${[...new Set(o.report.policies.map((p) => p.policyDomain))].join(', ')}${w}`;
 }
 
-export async function importCommand(args: readonly string[], io: CliIo, config: Config): Promise<number> {
+export async function importCommand(args: readonly string[], io: CliIo, config: Config, open: OpenStore): Promise<number> {
   const { positionals } = parseArgs({ args: [...args], options: {}, allowPositionals: true });
-  const db = openDatabase(config.store.path, { readOnly: false });
-  const store = new SqliteReceivedReports(db);
   const counters: ImportCounters = { stored: 0, duplicates: 0 };
   let skipped = 0;
+  const imap = config.reports.import.imap;
+  if (!positionals.length && !imap) {
+    io.stderr.write('mailanchor report import: no PATH given and reports.import.imap is not configured\n');
+    return 64;
+  }
+  let opened: Store | undefined;
   try {
+    opened = await open();
+    const store = opened.received;
     const onOutcome = (o: ReadOutcome): void => {
       if (o.status === 'skipped' && o.code !== 'DUPLICATE') skipped++;
       io.stdout.write(`${describeOutcome(o)}\n`);
     };
     if (positionals.length) {
       for await (const o of readPaths(positionals.map((p) => resolve(io.cwd, p)), limitsOf(config), storeConsumer(store, config.reports.domains, () => 'file', Date.now, counters))) onOutcome(o);
-    } else {
-      const imap = config.reports.import.imap;
-      if (!imap) {
-        io.stderr.write('mailanchor report import: no PATH given and reports.import.imap is not configured\n');
-        return 64;
-      }
+    } else if (imap) {
       // Loaded only here: imapflow and its dependencies are not needed by read and page.
       const { importFromImap } = await import('../reports/received/imap-import.ts');
       const r = await importFromImap(imap, {
@@ -147,22 +154,22 @@ export async function importCommand(args: readonly string[], io: CliIo, config: 
       });
       io.stdout.write(`${imap.folder}: ${r.messages} message(s), ${r.processed} to ${imap.processedFolder}, ${r.failed} to ${imap.failedFolder}${r.left ? `, ${r.left} left for the next run` : ''}\n`);
     }
-    const pruned = await store.prune(Math.floor((Date.now() - config.reports.import.keep) / 1000));
+    const now = Date.now();
+    const pruned = await store.prune(Math.floor((now - config.reports.import.keep) / 1000), now);
     io.stdout.write(`${counters.stored} report(s) stored, ${counters.duplicates} already known${pruned.dmarc + pruned.tls ? `; pruned ${pruned.dmarc + pruned.tls} report(s) older than reports.import.keep` : ''}\n`);
     if (positionals.length && counters.stored + counters.duplicates === 0 && skipped > 0) return 65;
     return 0;
   } catch (err) {
     // The store or the mailbox failed: nothing was lost (messages stay where they were); the timer retries.
     const d = describeError(err instanceof ConsumerFailure ? err.cause : err);
-    io.stderr.write(`mailanchor report import: ${err instanceof ConsumerFailure ? 'store failed: ' : ''}${d.message}\n`);
+    io.stderr.write(`mailanchor report import: ${err instanceof ConsumerFailure || !opened ? 'store failed: ' : ''}${d.message}\n`);
     return err instanceof ReportError && err.code !== 'MAILBOX' ? 1 : 75;
   } finally {
-    await store.close();
-    db.close();
+    await opened?.close();
   }
 }
 
-export async function pageCommand(args: readonly string[], io: CliIo, config: Config): Promise<number> {
+export async function pageCommand(args: readonly string[], io: CliIo, config: Config, open: OpenStore): Promise<number> {
   const { values } = parseArgs({ args: [...args], options: { ...OUTPUT_OPTIONS, days: { type: 'string' }, domain: { type: 'string', multiple: true } }, allowPositionals: false });
   const now = Date.now();
   const windowMs = values.days ? Number(values.days) * 86_400_000 : config.reports.page.window;
@@ -170,11 +177,17 @@ export async function pageCommand(args: readonly string[], io: CliIo, config: Co
     io.stderr.write(`mailanchor report page: --days ${values.days}: not a number of days\n`);
     return 64;
   }
-  const domains = values.domain?.length ? values.domain.map((d) => d.toLowerCase().replace(/\.$/, '')) : config.reports.domains;
+  const given = (values.domain ?? []).map((d) => ({ d, n: normalizeDomain(d) }));
+  const bad = given.find((g) => g.n === undefined);
+  if (bad) {
+    io.stderr.write(`mailanchor report page: --domain ${bad.d}: not a domain name\n`);
+    return 64;
+  }
+  const domains = given.length ? given.map((g) => g.n!) : config.reports.domains;
   const window = { from: Math.floor((now - windowMs) / 1000), to: Math.floor(now / 1000) };
-  const db = openDatabase(config.store.path, { readOnly: false });
+  const opened = await open();
   try {
-    const store = new SqliteReceivedReports(db);
+    const store = opened.received;
     const builder = new PageBuilder();
     let dmarc = 0;
     let tls = 0;
@@ -183,11 +196,11 @@ export async function pageCommand(args: readonly string[], io: CliIo, config: Co
       for await (const batch of rows) feed(batch);
       dmarc++;
     }
-    for await (const r of store.tls({ ...window, domains })) {
-      builder.tls(r);
+    for await (const { report } of store.tls({ ...window, domains })) {
+      builder.tls(report);
       tls++;
     }
-    const { history, notes } = await gatherHistory(db, config.dane);
+    const { history, notes } = await gatherHistory(opened.keys, config.dane);
     for (const n of notes) io.stderr.write(`note: ${n}\n`);
     const dns = dnsFor(config, values);
     const page = await assemblePage(builder, {
@@ -203,6 +216,6 @@ export async function pageCommand(args: readonly string[], io: CliIo, config: Co
     await writeOutputs(page, values, io);
     return 0;
   } finally {
-    db.close();
+    await opened.close();
   }
 }

@@ -14,10 +14,9 @@ import { describeError } from '../errors.ts';
 import { runSendJob, type SendEvent } from '../reports/send-job.ts';
 import { smtpTransport } from '../reports/smtp-client.ts';
 import { sendmailTransport, type MailTransport } from '../reports/transport.ts';
-import type { Store } from '../store/store.ts';
 import type { CliCommand, CliIo } from './io.ts';
 import { openCommandStore } from './open-store.ts';
-import { importCommand, pageCommand, readCommand, RECEIVED_USAGE } from './report-received.ts';
+import { importCommand, pageCommand, readCommand, RECEIVED_USAGE, type OpenStore } from './report-received.ts';
 
 const USAGE = `usage: mailanchor report <subcommand> [--config FILE] [--store FILE|postgresql://USER@HOST:PORT/DB]
   send [--dry-run] [--dns HOST[:PORT]]    generate due reports and send them (dry run: show what would go where)
@@ -57,8 +56,6 @@ export function formatEvent(e: SendEvent): string {
       return `pruned ${e.evaluations} evaluation(s) and ${e.reports} report(s)`;
   }
 }
-
-type OpenStore = () => Promise<Store>;
 
 async function send(args: readonly string[], io: CliIo, config: Config, open: OpenStore): Promise<number> {
   const { values } = parseArgs({ args: [...args], options: { 'dry-run': { type: 'boolean', default: false }, dns: { type: 'string' } }, allowPositionals: false });

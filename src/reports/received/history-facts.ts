@@ -4,21 +4,20 @@
  * served everywhere and since when, and the certificates configured for each DANE site.
  * Whatever cannot be read is left out and named in `notes`, never guessed.
  */
-import type { DatabaseSync } from 'node:sqlite';
 import { readFile } from 'node:fs/promises';
 import { X509Certificate } from 'node:crypto';
 import type { DaneConfig } from '../../dane/config.ts';
 import { pemBlocks } from '../../dane/cert-input.ts';
 import { loadRolloverState, stateFileFor } from '../../dane/rollover-state.ts';
-import { SqliteKeyStore } from '../../keys/key-store.ts';
+import type { KeyStore } from '../../keys/key-store.ts';
 import type { CertFact, History, KeyFact, TlsaFact } from './explain.ts';
 
-export async function gatherHistory(db: DatabaseSync | undefined, dane: DaneConfig): Promise<{ history: History; notes: string[] }> {
+export async function gatherHistory(keyStore: KeyStore | undefined, dane: DaneConfig): Promise<{ history: History; notes: string[] }> {
   const notes: string[] = [];
   let keys: KeyFact[] | undefined;
-  if (db) {
+  if (keyStore) {
     try {
-      keys = new SqliteKeyStore(db).list().map((k) => ({ domain: k.domain, selector: k.selector, state: k.state, stateSince: k.stateSince, createdAt: k.createdAt }));
+      keys = (await keyStore.list()).map((k) => ({ domain: k.domain, selector: k.selector, state: k.state, stateSince: k.stateSince, createdAt: k.createdAt }));
     } catch (err) {
       notes.push(`keystore not read: ${(err as Error).message}`);
     }

@@ -7,7 +7,7 @@
  * `budgetMs`; the rest are "not looked up", said so on the page.
  */
 import type { DnsLookup } from '../../dns/types.ts';
-import { checkIprev } from '../../inbound/iprev.ts';
+import { checkIprev } from '../../auth/iprev/check.ts';
 import type { SenderIdentity } from './page-model.ts';
 
 export interface ResolveOptions {
@@ -26,11 +26,14 @@ export async function resolveSenders(ips: readonly string[], dns: DnsLookup, opt
   const worker = async (): Promise<void> => {
     while (next < todo.length && !abort.signal.aborted) {
       const ip = todo[next++]!;
-      const r = await checkIprev(ip, dns, abort.signal);
+      const r = await checkIprev(ip, dns, { signal: abort.signal });
       if (abort.signal.aborted && r.result === 'temperror') break; // cut by the budget: not looked up
       if (r.result === 'pass') identities.set(ip, { status: 'confirmed', name: r.names[0]! });
+      // fail: PTR names that do not resolve back (or none that is a host name at all);
+      // permerror: no PTR data (the reader canonicalised every address, so it is one).
       else if (r.result === 'fail') identities.set(ip, r.names.length ? { status: 'unconfirmed', name: r.names[0]! } : { status: 'no-ptr' });
-      else identities.set(ip, { status: 'dns-error', reason: r.reason ?? r.result });
+      else if (r.result === 'permerror') identities.set(ip, { status: 'no-ptr' });
+      else identities.set(ip, { status: 'dns-error', reason: r.reason });
     }
   };
   try {

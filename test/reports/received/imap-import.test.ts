@@ -15,11 +15,10 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ImapFlow } from 'imapflow';
 import { run } from '../../../src/cli/report.ts';
-import { openDatabase } from '../../../src/store/database.ts';
-import { SqliteReceivedReports } from '../../../src/store/sqlite/received-reports.ts';
 import { captureIo } from '../../support/cli-io.ts';
 import { reportMail } from '../../support/dmarc-reports.ts';
 import { dovecotMissing, startDovecot, type DovecotServer } from '../../support/dovecot.ts';
+import { openTestStore } from '../../support/store.ts';
 import { makeZip } from '../zip-writer.ts';
 
 const missing = dovecotMissing();
@@ -111,11 +110,11 @@ it('import stores each report once and moves every message; a second run imports
   t.regex(first.out, /^INBOX: 6 message\(s\), 5 to Reports\/Processed, 1 to Reports\/Unused$/m);
   t.regex(first.out, /^4 report\(s\) stored, 1 already known$/m);
   t.like(await folderCounts(), { INBOX: 0, 'Reports/Processed': 5, 'Reports/Unused': 1 });
-  const db = openDatabase(join(dir, 'store.db'));
+  const store = await openTestStore(join(dir, 'store.db'));
   try {
-    t.like(await new SqliteReceivedReports(db).counts(), { dmarcReports: 3, tlsReports: 1 });
+    t.like(await store.received.counts(), { dmarcReports: 3, tlsReports: 1 });
   } finally {
-    db.close();
+    await store.close();
   }
   const second = await importRun();
   t.is(second.code, 0, second.err);

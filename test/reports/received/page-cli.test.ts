@@ -16,12 +16,11 @@ import { gzipSync } from 'node:zlib';
 import { run } from '../../../src/cli/report.ts';
 import { stateFileFor } from '../../../src/dane/rollover-state.ts';
 import { generateKey } from '../../../src/keys/generate.ts';
-import { SqliteKeyStore } from '../../../src/keys/key-store.ts';
 import type { Page } from '../../../src/reports/received/page.ts';
-import { openDatabase } from '../../../src/store/database.ts';
 import { captureIo } from '../../support/cli-io.ts';
 import { DAY, month, reportMail, reportXml } from '../../support/dmarc-reports.ts';
 import { knotMissing, startKnot, type KnotServer } from '../../support/knot.ts';
+import { openTestStore } from '../../support/store.ts';
 import { makeZip } from '../zip-writer.ts';
 
 const OUTPUT = new URL('../../../test-output/', import.meta.url).pathname;
@@ -74,16 +73,15 @@ test.before(async () => {
     JSON.stringify({ 'organization-name': 'Google Inc.', 'date-range': { 'start-datetime': iso(START + 24 * DAY), 'end-datetime': iso(START + 25 * DAY - 1) }, 'contact-info': 'smtp-tls-reporting@google.com', 'report-id': 'tls-1', policies: [{ policy: { 'policy-type': 'tlsa', 'policy-string': ['3 1 1 bb'], 'policy-domain': 'example.test', 'mx-host': ['mx.example.test'] }, summary: { 'total-successful-session-count': 1200, 'total-failure-session-count': 14 }, 'failure-details': [{ 'result-type': 'tlsa-invalid', 'sending-mta-ip': '209.85.220.41', 'receiving-mx-hostname': 'mx.example.test', 'failed-session-count': 14 }] }] }),
   );
   // Our own history: the keystore (s2025 retired at the rotation) and the DANE state (a new TLSA record on day 24).
-  const db = openDatabase(join(dir, 'store.db'));
+  const store = await openTestStore(join(dir, 'store.db'));
   try {
-    const keys = new SqliteKeyStore(db);
     const { privateKeyPem, publicKeyPem } = generateKey('ed25519-sha256');
     const k = { privateKeyPem, publicKeyPem };
-    keys.insert({ id: 'k1', domain: 'example.test', selector: 's2025', algorithm: 'ed25519-sha256', state: 'active', createdAt: (START - 100 * DAY) * 1000, ...k });
-    keys.insert({ id: 'k2', domain: 'example.test', selector: 's2026', algorithm: 'ed25519-sha256', state: 'published', createdAt: (START + 10 * DAY) * 1000, ...k });
-    keys.apply([{ id: 'k1', state: 'retired' }, { id: 'k2', state: 'active' }], (START + ROTATE * DAY) * 1000);
+    await store.keys.insert({ id: 'k1', domain: 'example.test', selector: 's2025', algorithm: 'ed25519-sha256', state: 'active', createdAt: (START - 100 * DAY) * 1000, ...k });
+    await store.keys.insert({ id: 'k2', domain: 'example.test', selector: 's2026', algorithm: 'ed25519-sha256', state: 'published', createdAt: (START + 10 * DAY) * 1000, ...k });
+    await store.keys.apply([{ id: 'k1', state: 'retired' }, { id: 'k2', state: 'active' }], (START + ROTATE * DAY) * 1000);
   } finally {
-    db.close();
+    await store.close();
   }
   const owner = '_25._tcp.mx.example.test';
   mkdirSync(join(dir, 'dane'), { recursive: true });

@@ -1,18 +1,27 @@
-/** The received-reports contract against the SQLite adapter (a fresh store file per test). */
+/** The received-reports contract against the SQLite adapter: a fresh, migrated store file per test. */
 import test from 'ava';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase } from '../../../src/store/database.ts';
-import { SqliteReceivedReports } from '../../../src/store/sqlite/received-reports.ts';
-import { storeContract } from './store-contract.ts';
+import { openSqliteStore } from '../../../src/store/sqlite/store.ts';
+import { receivedContract } from './store-contract.ts';
 
-storeContract(test, 'sqlite', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'mailanchor-received-'));
-  const db = openDatabase(join(dir, 'store.db'));
-  t.teardown(async () => {
-    db.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  return new SqliteReceivedReports(db);
+const dir = mkdtempSync(join(tmpdir(), 'mailanchor-received-'));
+test.after.always(() => rm(dir, { recursive: true, force: true }));
+let n = 0;
+
+receivedContract(test, {
+  name: 'sqlite',
+  async open(t) {
+    const s = openSqliteStore(join(dir, `received-${++n}.db`));
+    t.teardown(() => s.close());
+    await s.migrate();
+    return s;
+  },
+  async second(t, s) {
+    const other = openSqliteStore(s.location);
+    t.teardown(() => other.close());
+    return other;
+  },
 });
