@@ -19,7 +19,7 @@ const started = performance.now();
 const builder = new PageBuilder();
 const store = values.import ? await openStore(decodeConfig({}).config.store, { override: values.import }) : undefined;
 await store?.migrate();
-const consumer = store ? storeConsumer(store.received, [], () => 'bench', Date.now, { stored: 0, duplicates: 0 }) : pageConsumer(builder, []);
+const consumer = store ? storeConsumer(store.received, [], () => 'bench', Date.now, { stored: 0, duplicates: 0, inProgress: 0 }) : pageConsumer(builder, []);
 let reports = 0;
 let rows = 0;
 let messages = 0;

@@ -117,7 +117,7 @@ export async function readCommand(args: readonly string[], io: CliIo, config: Co
 }
 
 function describeOutcome(o: ReadOutcome): string {
-  if (o.status === 'skipped') return `${o.code === 'DUPLICATE' ? 'duplicate' : 'skipped'} ${o.source}: ${o.reason}`;
+  if (o.status === 'skipped') return `${o.code === 'DUPLICATE' ? 'duplicate' : o.code === 'IN_PROGRESS' ? 'in progress elsewhere' : 'skipped'} ${o.source}: ${o.reason}`;
   const w = o.warnings.length ? ` [${o.warnings.join('; ')}]` : '';
   if (o.kind === 'dmarc') return `stored DMARC report ${o.header.reportId} from ${o.header.orgName} for ${o.header.policy.domain}: ${o.stats.rows} record(s), ${o.stats.messages} message(s)${w}`;
   return `stored TLS report ${o.report.reportId} from ${o.report.orgName} for ${[...new Set(o.report.policies.map((p) => p.policyDomain))].join(', ')}${w}`;
@@ -125,7 +125,7 @@ function describeOutcome(o: ReadOutcome): string {
 
 export async function importCommand(args: readonly string[], io: CliIo, config: Config, open: OpenStore): Promise<number> {
   const { positionals } = parseArgs({ args: [...args], options: {}, allowPositionals: true });
-  const counters: ImportCounters = { stored: 0, duplicates: 0 };
+  const counters: ImportCounters = { stored: 0, duplicates: 0, inProgress: 0 };
   let skipped = 0;
   const imap = config.reports.import.imap;
   if (!positionals.length && !imap) {
@@ -137,7 +137,7 @@ export async function importCommand(args: readonly string[], io: CliIo, config: 
     opened = await open();
     const store = opened.received;
     const onOutcome = (o: ReadOutcome): void => {
-      if (o.status === 'skipped' && o.code !== 'DUPLICATE') skipped++;
+      if (o.status === 'skipped' && o.code !== 'DUPLICATE' && o.code !== 'IN_PROGRESS') skipped++;
       io.stdout.write(`${describeOutcome(o)}\n`);
     };
     if (positionals.length) {
@@ -156,8 +156,8 @@ export async function importCommand(args: readonly string[], io: CliIo, config: 
     }
     const now = Date.now();
     const pruned = await store.prune(Math.floor((now - config.reports.import.keep) / 1000), now);
-    io.stdout.write(`${counters.stored} report(s) stored, ${counters.duplicates} already known${pruned.dmarc + pruned.tls ? `; pruned ${pruned.dmarc + pruned.tls} report(s) older than reports.import.keep` : ''}\n`);
-    if (positionals.length && counters.stored + counters.duplicates === 0 && skipped > 0) return 65;
+    io.stdout.write(`${counters.stored} report(s) stored, ${counters.duplicates} already known${counters.inProgress ? `, ${counters.inProgress} being stored by another import` : ''}${pruned.dmarc + pruned.tls ? `; pruned ${pruned.dmarc + pruned.tls} report(s) older than reports.import.keep` : ''}\n`);
+    if (positionals.length && counters.stored + counters.duplicates + counters.inProgress === 0 && skipped > 0) return 65;
     return 0;
   } catch (err) {
     // The store or the mailbox failed: nothing was lost (messages stay where they were); the timer retries.

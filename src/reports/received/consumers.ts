@@ -3,6 +3,7 @@
  * or into the history store (`report import`: de-duplicated against everything stored).
  * Both refuse reports about domains that are not ours, when our domains are configured.
  */
+import { isSubdomainOf } from '../../mail/domain.ts';
 import { ReportError } from '../errors.ts';
 import { reporterKey, type AggregateHeader, type AggregateRow, type TlsReport } from '../read/model.ts';
 import type { ReportConsumer } from '../read/reader.ts';
@@ -10,7 +11,7 @@ import type { PageBuilder } from './page-model.ts';
 import type { ReceivedReportStore } from './store.ts';
 
 export function isOurs(domain: string, ours: readonly string[]): boolean {
-  return ours.length === 0 || ours.some((d) => domain === d || domain.endsWith(`.${d}`));
+  return ours.length === 0 || ours.some((d) => isSubdomainOf(domain, d));
 }
 
 function checkOurs(domains: readonly string[], ours: readonly string[]): void {
@@ -71,9 +72,13 @@ export function pageConsumer(builder: PageBuilder, ours: readonly string[]): Rep
 export interface ImportCounters {
   stored: number;
   duplicates: number;
+  inProgress: number;
 }
 
-/** Stores reports in the history; a report already stored is a `DUPLICATE` outcome. */
+/**
+ * Stores reports in the history; a report already stored is a `DUPLICATE` outcome, one
+ * another import is storing right now `IN_PROGRESS` (its mail is left for the next run).
+ */
 export function storeConsumer(store: ReceivedReportStore, ours: readonly string[], source: (s: string) => string, now: () => number, counters: ImportCounters): ReportConsumer {
   return {
     async dmarc(h) {
@@ -82,6 +87,10 @@ export function storeConsumer(store: ReceivedReportStore, ours: readonly string[
       if (r.kind === 'duplicate') {
         counters.duplicates++;
         throw new ReportError('DUPLICATE', `report ${h.reportId} from ${h.orgName} is already stored (imported ${new Date(r.importedAt).toISOString()} from ${r.source})`);
+      }
+      if (r.kind === 'in-progress') {
+        counters.inProgress++;
+        throw new ReportError('IN_PROGRESS', `report ${h.reportId} from ${h.orgName} is being stored by another import (started ${new Date(r.importedAt).toISOString()} from ${r.source}); left for the next run`);
       }
       return {
         rows: (b) => r.sink.rows(b),

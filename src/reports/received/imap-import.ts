@@ -6,7 +6,9 @@
  * processed folder when it held a report (new or already stored), to the failed folder when
  * it held none we could use. A message is moved only after its reports are committed, so a
  * crash between the two leaves it in place and the next run finds it a duplicate and moves
- * it then. A store failure stops the run with the message untouched (exit 75: retried).
+ * it then. A store failure stops the run with the message untouched (exit 75: retried). A
+ * message with a report that another import (another host reading the same mailbox) is
+ * storing right now stays too: that import may still fail, and the next run settles it.
  */
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
@@ -30,7 +32,7 @@ export interface ImapImportResult {
   readonly messages: number;
   readonly processed: number;
   readonly failed: number;
-  /** Messages left for the next run (over maxMessages). */
+  /** Messages left for the next run: over maxMessages, or with a report another import is storing now. */
   readonly left: number;
 }
 
@@ -110,14 +112,16 @@ export async function importFromImap(cfg: ImapConfig, deps: ImapImportDeps): Pro
           const msg = await client.fetchOne(String(uid), { source: true }, { uid: true });
           if (!msg || !msg.source) continue;
           let usable = false;
-          try {
-            for await (const o of readBuffer(source, msg.source, deps.limits, deps.consumer(source))) {
-              deps.onOutcome(o);
-              if (o.status === 'read' || (o.status === 'skipped' && o.code === 'DUPLICATE')) usable = true;
-            }
-          } catch (err) {
-            if (err instanceof ConsumerFailure) throw err; // leave the message; the run fails as temporary
-            throw err;
+          let elsewhere = false;
+          // A ConsumerFailure (the store) ends the run here, the message left in place.
+          for await (const o of readBuffer(source, msg.source, deps.limits, deps.consumer(source))) {
+            deps.onOutcome(o);
+            if (o.status === 'read' || (o.status === 'skipped' && o.code === 'DUPLICATE')) usable = true;
+            if (o.status === 'skipped' && o.code === 'IN_PROGRESS') elsewhere = true;
+          }
+          if (elsewhere) {
+            left++;
+            continue;
           }
           destination = usable ? cfg.processedFolder : cfg.failedFolder;
           why = usable ? 'report stored or already known' : 'no usable report';

@@ -12,8 +12,12 @@
  * whole); a report becomes visible to readers only once complete, and a report whose import
  * died half-way is taken over by the next import of it after `STALE_IMPORT_MS`. The import
  * that lost its report that way finds out at its next write: `rows` and `commit` then fail
- * with ReportError `DUPLICATE` (the report is someone else's now), never by mixing its rows
+ * with ReportError `IN_PROGRESS` (the report is someone else's now), never by mixing its rows
  * into the other import's.
+ *
+ * A report another import is still loading is `in-progress`, not a duplicate: it is not
+ * stored yet, and that import may still fail. `report import` leaves such a message where it
+ * is, so the report is lost neither way.
  */
 import type { AggregateStats } from '../read/aggregate-parser.ts';
 import type { AggregateHeader, AggregateRow, TlsReport } from '../read/model.ts';
@@ -32,7 +36,12 @@ export interface ImportMeta {
   readonly importedAt: number; // ms
 }
 
-export type BeginResult = { readonly kind: 'new'; readonly sink: RowSink } | { readonly kind: 'duplicate'; readonly importedAt: number; readonly source: string };
+export type BeginResult =
+  | { readonly kind: 'new'; readonly sink: RowSink }
+  /** Stored (complete) already. */
+  | { readonly kind: 'duplicate'; readonly importedAt: number; readonly source: string }
+  /** Another import claimed it less than STALE_IMPORT_MS ago and has not finished. */
+  | { readonly kind: 'in-progress'; readonly importedAt: number; readonly source: string };
 
 export interface StoredDmarcReport {
   readonly header: AggregateHeader;
@@ -76,8 +85,8 @@ export interface ReceivedReportStore {
   addTls(report: TlsReport, meta: ImportMeta): Promise<'stored' | 'duplicate'>;
   /**
    * Complete DMARC reports in the range, oldest period first, each with its rows in batches
-   * (read in pages: memory stays bounded whatever the history holds). Consume a report's
-   * rows before asking for the next report.
+   * (both read in pages: memory stays bounded whatever the history holds). A report's rows
+   * may be read, or left unread, independently of the listing.
    */
   dmarc(query: HistoryQuery): AsyncIterable<{ readonly report: StoredDmarcReport; readonly rows: AsyncIterable<readonly AggregateRow[]> }>;
   /** TLS reports in the range that name one of the domains, oldest period first. */

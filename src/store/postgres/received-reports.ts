@@ -28,7 +28,7 @@ const inDomains = (domain: string, n: number) =>
   `(cardinality($${n}::text[]) = 0 OR EXISTS (SELECT 1 FROM unnest($${n}::text[]) q WHERE ${domain} = q OR right(${domain}, length(q) + 1) = '.' || q))`;
 
 const takenOver = (id: string) =>
-  new ReportError('DUPLICATE', 'another import took this report over (this one was loading for longer than an hour); its rows are the ones kept', { id });
+  new ReportError('IN_PROGRESS', 'another import took this report over (this one was loading for longer than an hour); its rows are the ones kept', { id });
 
 export class PgReceivedReports implements ReceivedReportStore {
   readonly #pool: PgPool;
@@ -53,14 +53,15 @@ export class PgReceivedReports implements ReceivedReportStore {
           [...key, header.begin, header.end, JSON.stringify(header), meta.source, meta.importedAt],
         );
         if (ins.rows[0]) return { kind: 'new' as const, id: String(ins.rows[0].id) };
-        const ex = await c.query<{ source: string; imported_at: string }>('SELECT source, imported_at FROM received_dmarc_reports WHERE reporter = $1 AND report_id = $2 AND policy_domain = $3', key);
-        if (ex.rows[0]) return { kind: 'duplicate' as const, importedAt: Number(ex.rows[0].imported_at), source: ex.rows[0].source };
+        const ex = await c.query<{ state: string; source: string; imported_at: string }>('SELECT state, source, imported_at FROM received_dmarc_reports WHERE reporter = $1 AND report_id = $2 AND policy_domain = $3', key);
+        const found = ex.rows[0];
+        if (found) return { kind: found.state === 'complete' ? ('duplicate' as const) : ('in-progress' as const), importedAt: Number(found.imported_at), source: found.source };
       }
       // Claimed and given up three times over by other imports: not ours to call a duplicate
       // (it is not stored); a transient failure, so the mail stays and the next run retries.
       throw new StoreError('BUSY', `${pool.location}: received report ${header.reportId} keeps being claimed and abandoned by other imports`, { store: pool.location });
     }, 'cannot claim the received report');
-    if (claimed.kind === 'duplicate') return claimed;
+    if (claimed.kind !== 'new') return claimed;
     const id = claimed.id;
     return {
       kind: 'new',

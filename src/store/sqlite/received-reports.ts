@@ -22,7 +22,7 @@ const inDomains = (domain: string) =>
   `(json_array_length(?) = 0 OR EXISTS (SELECT 1 FROM json_each(?) q WHERE ${domain} = q.value OR substr(${domain}, -(length(q.value) + 1)) = '.' || q.value))`;
 
 const takenOver = (id: number) =>
-  new ReportError('DUPLICATE', 'another import took this report over (this one was loading for longer than an hour); its rows are the ones kept', { id });
+  new ReportError('IN_PROGRESS', 'another import took this report over (this one was loading for longer than an hour); its rows are the ones kept', { id });
 
 export class SqliteReceivedReports implements ReceivedReportStore {
   readonly #db: DatabaseSync;
@@ -39,7 +39,9 @@ export class SqliteReceivedReports implements ReceivedReportStore {
         .prepare('SELECT id, state, source, imported_at FROM received_dmarc_reports WHERE reporter = ? AND report_id = ? AND policy_domain = ?')
         .get(reporter, header.reportId, header.policy.domain) as { id: number; state: string; source: string; imported_at: number } | undefined;
       if (existing) {
-        if (existing.state === 'complete' || meta.importedAt - existing.imported_at < STALE_IMPORT_MS) return { kind: 'duplicate' as const, importedAt: Number(existing.imported_at), source: existing.source };
+        const found = { importedAt: Number(existing.imported_at), source: existing.source };
+        if (existing.state === 'complete') return { kind: 'duplicate' as const, ...found };
+        if (meta.importedAt - found.importedAt < STALE_IMPORT_MS) return { kind: 'in-progress' as const, ...found };
         db.prepare('DELETE FROM received_dmarc_reports WHERE id = ?').run(existing.id);
       }
       const r = db
@@ -50,7 +52,7 @@ export class SqliteReceivedReports implements ReceivedReportStore {
         .run(reporter, header.reportId, header.policy.domain, header.begin, header.end, JSON.stringify(header), meta.source, meta.importedAt);
       return { kind: 'new' as const, id: Number(r.lastInsertRowid) };
     });
-    if (claimed.kind === 'duplicate') return claimed;
+    if (claimed.kind !== 'new') return claimed;
     const id = claimed.id;
     const loading = db.prepare("SELECT 1 FROM received_dmarc_reports WHERE id = ? AND state = 'loading'");
     const insert = db.prepare('INSERT INTO received_dmarc_rows (report, source_ip, count, disposition, dkim, spf, header_from, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');

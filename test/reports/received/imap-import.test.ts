@@ -16,7 +16,8 @@ import { gzipSync } from 'node:zlib';
 import { ImapFlow } from 'imapflow';
 import { run } from '../../../src/cli/report.ts';
 import { captureIo } from '../../support/cli-io.ts';
-import { reportMail } from '../../support/dmarc-reports.ts';
+import { month, reportMail, reportXml } from '../../support/dmarc-reports.ts';
+import { parseAggregate } from '../../../src/reports/read/aggregate-parser.ts';
 import { dovecotMissing, startDovecot, type DovecotServer } from '../../support/dovecot.ts';
 import { openTestStore } from '../../support/store.ts';
 import { makeZip } from '../zip-writer.ts';
@@ -134,6 +135,37 @@ it('import stores each report once and moves every message; a second run imports
   }
   const third = await importRun();
   t.regex(third.out, /^0 report\(s\) stored, 1 already known$/m);
+  t.is((await folderCounts()).INBOX, 0);
+});
+
+it('a report another import is storing right now (another host on the same mailbox): its message stays for the next run, then is filed as known', async (t) => {
+  const r = month({ domain: 'example.test', start: 1_793_491_200 + 86_400, days: 1, seed: 41 })[0]!;
+  const xml = reportXml(r);
+  const parsed = parseAggregate(xml);
+  const store = await openTestStore(join(dir, 'store.db'));
+  try {
+    const claim = await store.received.beginDmarc(parsed.header, { source: 'imap:INBOX/7 on host b', importedAt: Date.now() });
+    if (claim.kind !== 'new') return t.fail(claim.kind);
+    await claim.sink.rows(parsed.rows.slice(0, 1)); // host b is half-way through
+    const c = await client();
+    try {
+      await c.append('INBOX', reportMail(gzipSync(xml), `${r.reportId}.xml.gz`, 'application/gzip', `Report Domain: example.test Submitter: ${r.org}`));
+    } finally {
+      await c.logout();
+    }
+    const during = await importRun();
+    t.is(during.code, 0, during.err);
+    t.regex(during.out, /^in progress elsewhere imap:INBOX\/\d+:.*: report \S+ from .* is being stored by another import \(started .* from imap:INBOX\/7 on host b\); left for the next run$/m);
+    t.regex(during.out, /^INBOX: 1 message\(s\), 0 to Reports\/Processed, 0 to Reports\/Unused, 1 left for the next run$/m);
+    t.regex(during.out, /^0 report\(s\) stored, 0 already known, 1 being stored by another import$/m);
+    t.is((await folderCounts()).INBOX, 1, 'not filed while it is not stored: host b may still fail');
+    await claim.sink.rows(parsed.rows.slice(1));
+    await claim.sink.commit(parsed.stats, []);
+  } finally {
+    await store.close();
+  }
+  const after = await importRun();
+  t.regex(after.out, /^0 report\(s\) stored, 1 already known$/m);
   t.is((await folderCounts()).INBOX, 0);
 });
 

@@ -100,13 +100,13 @@ export function receivedContract(test: TestFn, target: ReceivedTarget): void {
     t.is(b.kind, 'new', 'aborted: free again');
     if (b.kind !== 'new') return;
     await b.sink.rows(r.rows.slice(0, 1)); // … and this run stops here
-    t.like(await store.beginDmarc(r.header, { source: 'c', importedAt: 60_000 }), { kind: 'duplicate', source: 'b' }, 'still loading: another run owns it');
+    t.like(await store.beginDmarc(r.header, { source: 'c', importedAt: 60_000 }), { kind: 'in-progress', source: 'b', importedAt: 1 }, 'still loading: another run owns it, and it is not stored yet');
     const d = await store.beginDmarc(r.header, { source: 'd', importedAt: 1 + STALE_IMPORT_MS });
     t.is(d.kind, 'new', 'stale: taken over');
     if (d.kind !== 'new') return;
     // The run that was thought dead wakes up: it may not write into d's report.
-    await t.throwsAsync(b.sink.rows(r.rows.slice(1, 2)), { code: 'DUPLICATE' } as never);
-    await t.throwsAsync(b.sink.commit(r.stats, []), { code: 'DUPLICATE' } as never);
+    await t.throwsAsync(b.sink.rows(r.rows.slice(1, 2)), { code: 'IN_PROGRESS' } as never);
+    await t.throwsAsync(b.sink.commit(r.stats, []), { code: 'IN_PROGRESS' } as never);
     await b.sink.abort(); // what the reader does next: removes nothing of d's
     await d.sink.rows(r.rows);
     await d.sink.commit(r.stats, []);
@@ -115,16 +115,18 @@ export function receivedContract(test: TestFn, target: ReceivedTarget): void {
     t.like((await store.dmarc(ALL)[Symbol.asyncIterator]().next()).value!.report, { source: 'd' });
   });
 
-  test(`${name}: two hosts claiming the same report at the same moment: one stores it, the other is told it is a duplicate`, async (t) => {
+  test(`${name}: two hosts claiming the same report at the same moment: one stores it, the other is told it is in progress, then a duplicate`, async (t) => {
     const s1 = await target.open(t);
     const s2 = await target.second(t, s1);
     for (const r of reports.slice(0, 5)) {
       const claims = await Promise.all([s1, s2].map((s) => s.received.beginDmarc(r.header, { source: s === s1 ? 'host1' : 'host2', importedAt: 10 })));
-      t.is(claims.filter((c) => c.kind === 'new').length, 1, JSON.stringify(claims.map((c) => c.kind)));
+      t.deepEqual(claims.map((c) => c.kind).sort(), ['in-progress', 'new'], 'one claims it; the other sees it being stored');
       const winner = claims.find((c) => c.kind === 'new');
       if (winner?.kind !== 'new') continue;
       await winner.sink.rows(r.rows);
       await winner.sink.commit(r.stats, []);
+      const late = await (winner === claims[0] ? s2 : s1).received.beginDmarc(r.header, { source: 'late', importedAt: 20 });
+      t.is(late.kind, 'duplicate', 'once complete, a duplicate');
     }
     t.is((await s2.received.counts()).dmarcReports, 5);
     t.deepEqual((await allRows(s1.received, ALL)).ids.sort(), reports.slice(0, 5).map((r) => r.header.reportId).sort());
@@ -171,7 +173,7 @@ export function receivedContract(test: TestFn, target: ReceivedTarget): void {
     await died.sink.rows(r1.rows);
     await live.sink.rows(r2.rows);
     t.deepEqual(await store.prune(0, 1000 + STALE_IMPORT_MS + 1), { dmarc: 1, tls: 0 });
-    await t.throwsAsync(died.sink.commit(r1.stats, []), { code: 'DUPLICATE' } as never);
+    await t.throwsAsync(died.sink.commit(r1.stats, []), { code: 'IN_PROGRESS' } as never);
     await live.sink.commit(r2.stats, []);
     t.deepEqual((await allRows(store, ALL)).rows, r2.rows);
     t.is((await store.beginDmarc(r1.header, { source: 'again', importedAt: 2000 + STALE_IMPORT_MS })).kind, 'new', 'the pruned report can be imported again');
