@@ -19,6 +19,7 @@ import { parseDnsServer, resolverOptions } from '../dns/config.ts';
 import { createResolver } from '../dns/resolver.ts';
 import type { DnsLookup } from '../dns/types.ts';
 import { describeError } from '../errors.ts';
+import { leaseHolder } from '../keys/lease.ts';
 import { normalizeDomain } from '../mail/domain.ts';
 import { ReportError } from '../reports/errors.ts';
 import type { ReadLimits } from '../reports/read/limits.ts';
@@ -151,8 +152,13 @@ export async function importCommand(args: readonly string[], io: CliIo, config: 
         consumer: (source) => storeConsumer(store, config.reports.domains, () => source, Date.now, counters),
         onOutcome,
         onMove: (uid, folder, why) => io.stdout.write(`moved message ${uid} to ${folder} (${why})\n`),
+        lease: opened.lease,
+        holder: leaseHolder(),
+        now: Date.now,
       });
-      io.stdout.write(`${imap.folder}: ${r.messages} message(s), ${r.processed} to ${imap.processedFolder}, ${r.failed} to ${imap.failedFolder}${r.left ? `, ${r.left} left for the next run` : ''}\n`);
+      if (r.status === 'busy') io.stdout.write(`${imap.folder}: another run holds the lease on this mailbox (on this host or another); nothing done\n`);
+      if (r.status === 'lease-lost') io.stdout.write(`${imap.folder}: the lease on this mailbox expired and another run took it; stopped\n`);
+      if (r.status !== 'busy') io.stdout.write(`${imap.folder}: ${r.messages} message(s), ${r.processed} to ${imap.processedFolder}, ${r.failed} to ${imap.failedFolder}${r.left ? `, ${r.left} left for the next run` : ''}\n`);
     }
     const now = Date.now();
     const pruned = await store.prune(Math.floor((now - config.reports.import.keep) / 1000), now);

@@ -9,6 +9,14 @@
  * it then. A store failure stops the run with the message untouched (exit 75: retried). A
  * message with a report that another import (another host reading the same mailbox) is
  * storing right now stays too: that import may still fail, and the next run settles it.
+ *
+ * One importer per mailbox at a time, fleet-wide: the run holds the store's lease
+ * `report-import:USER@HOST:PORT/FOLDER` (the one the key rotation uses, another name),
+ * renewed before each message. Two hosts whose timers fire together would otherwise both
+ * fetch and MOVE the same messages — the store keeps each report once either way, but Dovecot
+ * files a message both sessions move at the same moment twice (measured: 24 of 132). The
+ * other host sees the lease and does nothing; a holder killed mid-run frees it by expiry
+ * (LEASE_MS), at once on its own host (its pid is gone).
  */
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
@@ -17,7 +25,11 @@ import { ImapFlow } from 'imapflow';
 import { ReportError } from '../errors.ts';
 import type { ReadLimits } from '../read/limits.ts';
 import { ConsumerFailure, readBuffer, type ReadOutcome, type ReportConsumer } from '../read/reader.ts';
+import { staleHolder, type Lease } from '../../keys/lease.ts';
 import type { ImapConfig } from './config.ts';
+
+/** Longer than one message can take (64 MiB at ~10 MB/s, plus IMAP timeouts), short enough that a host's death delays imports little. */
+export const LEASE_MS = 10 * 60_000;
 
 export interface ImapImportDeps {
   readonly env: NodeJS.ProcessEnv;
@@ -26,9 +38,15 @@ export interface ImapImportDeps {
   readonly consumer: (source: string) => ReportConsumer;
   readonly onOutcome: (o: ReadOutcome) => void;
   readonly onMove: (uid: number, folder: string, why: string) => void;
+  /** The store's lease and who we are (`leaseHolder()`); time injected. */
+  readonly lease: Lease;
+  readonly holder: string;
+  readonly now: () => number;
 }
 
 export interface ImapImportResult {
+  /** `busy`: another run (on this or another host) holds the mailbox's lease; nothing was done. */
+  readonly status: 'done' | 'busy' | 'lease-lost';
   readonly messages: number;
   readonly processed: number;
   readonly failed: number;
@@ -60,6 +78,16 @@ export async function importFromImap(cfg: ImapConfig, deps: ImapImportDeps): Pro
   if (cfg.tls === 'none' && !isLoopback(cfg.host.host)) {
     throw new ReportError('MAILBOX', `reports.import.imap.tls: none is allowed only for a loopback host, not ${cfg.host.host} (the password would cross the network in clear)`);
   }
+  const lease = `report-import:${cfg.user}@${cfg.host.host}:${cfg.host.port}/${cfg.folder}`;
+  if (!(await deps.lease.acquire(lease, deps.holder, deps.now(), LEASE_MS, staleHolder))) return { status: 'busy', messages: 0, processed: 0, failed: 0, left: 0 };
+  try {
+    return await importHoldingLease(cfg, deps, lease);
+  } finally {
+    await deps.lease.release(lease, deps.holder).catch(() => undefined); // it expires by itself
+  }
+}
+
+async function importHoldingLease(cfg: ImapConfig, deps: ImapImportDeps, lease: string): Promise<ImapImportResult> {
   const pass = await readPassword(cfg, deps.env);
   const ca = cfg.caFile ? await readFile(cfg.caFile).catch((err: Error) => Promise.reject(mailboxError(`reports.import.imap.caFile ${cfg.caFile}`, err))) : undefined;
   const client = new ImapFlow({
@@ -87,6 +115,7 @@ export async function importFromImap(cfg: ImapConfig, deps: ImapImportDeps): Pro
   let failed = 0;
   let messages = 0;
   let left = 0;
+  let status: ImapImportResult['status'] = 'done';
   try {
     const existing = new Set((await client.list()).map((m) => m.path));
     for (const folder of [cfg.processedFolder, cfg.failedFolder]) {
@@ -97,7 +126,14 @@ export async function importFromImap(cfg: ImapConfig, deps: ImapImportDeps): Pro
       const found = (await client.search({ all: true }, { uid: true })) || [];
       const uids = [...found].sort((a, b) => a - b);
       left = Math.max(0, uids.length - cfg.maxMessages);
-      for (const uid of uids.slice(0, cfg.maxMessages)) {
+      const todo = uids.slice(0, cfg.maxMessages);
+      for (const [i, uid] of todo.entries()) {
+        // Expired and taken by another run (this one stalled): stop before touching another message.
+        if (!(await deps.lease.renew(lease, deps.holder, deps.now(), LEASE_MS))) {
+          status = 'lease-lost';
+          left += todo.length - i;
+          break;
+        }
         messages++;
         const source = `imap:${cfg.folder}/${uid}`;
         const head = await client.fetchOne(String(uid), { size: true }, { uid: true });
@@ -141,5 +177,5 @@ export async function importFromImap(cfg: ImapConfig, deps: ImapImportDeps): Pro
   } finally {
     await client.logout().catch(() => client.close());
   }
-  return { messages, processed, failed, left };
+  return { status, messages, processed, failed, left };
 }
