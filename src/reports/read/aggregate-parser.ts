@@ -17,6 +17,7 @@ import { isIP } from 'node:net';
 import { SaxesParser } from 'saxes';
 import { ReportError } from '../errors.ts';
 import type { AggregateHeader, AggregateRow, AlignedResult, Disposition, DkimAuth, OverrideReason, PublishedPolicy, SpfAuth } from './model.ts';
+import { printable } from './printable.ts';
 import { Warnings } from './warnings.ts';
 
 export const DMARC_2_NS = 'urn:ietf:params:xml:ns:dmarc-2.0';
@@ -213,7 +214,7 @@ export class AggregateParser {
       return;
     }
     const depth = s.length; // depth of the closed element's parent chain
-    const value = this.#text.trim();
+    const value = printable(this.#text).trim();
     this.#text = '';
     const top = s[1]; // report_metadata, policy_published, record (s[0] is feedback)
     if (depth === 1) {

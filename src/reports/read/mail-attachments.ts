@@ -8,6 +8,7 @@
  */
 import PostalMime from 'postal-mime';
 import { ReportError } from '../errors.ts';
+import { printable } from './printable.ts';
 
 export interface MailPart {
   readonly name: string;
@@ -32,7 +33,7 @@ export async function mailParts(raw: Uint8Array, label: string): Promise<{ parts
   if (email.attachments.length > MAX_PARTS) throw new ReportError('TOO_LARGE', `${label}: ${email.attachments.length} attachments, more than ${MAX_PARTS}`);
   const parts: MailPart[] = [];
   email.attachments.forEach((a, i) => {
-    const name = a.filename ?? `part${i + 1}`;
+    const name = a.filename !== undefined && a.filename !== null ? printable(a.filename) : `part${i + 1}`; // the sender's, shown in output
     // A text/plain attachment named *.xml is a report; the message's own text is not.
     if (TEXT_BODY.has(a.mimeType) && !/\.(xml|json|gz|zip)$/i.test(a.filename ?? '')) return;
     const content = a.content;

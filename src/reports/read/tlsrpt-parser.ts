@@ -7,6 +7,7 @@
 import { ReportError } from '../errors.ts';
 import { canonicalIp } from './aggregate-parser.ts';
 import { reporterKey, type TlsFailure, type TlsPolicyResult, type TlsPolicyType, type TlsReport } from './model.ts';
+import { printable } from './printable.ts';
 import type { Warnings } from './warnings.ts';
 
 const MAX_POLICIES = 10_000;
@@ -15,7 +16,7 @@ const MAX_FAILURES = 10_000;
 type Obj = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (v: unknown): string => (typeof v === 'string' ? v.trim() : typeof v === 'number' ? String(v) : '');
+const str = (v: unknown): string => (typeof v === 'string' ? printable(v).trim() : typeof v === 'number' ? String(v) : '');
 const host = (v: unknown): string => str(v).toLowerCase().replace(/\.$/, '');
 
 function count(v: unknown, what: string, warnings: Warnings): number {

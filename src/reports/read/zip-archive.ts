@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { ReportError } from '../errors.ts';
 import type { Budget, ReadLimits } from './limits.ts';
+import { printable } from './printable.ts';
 
 export interface ZipMember {
   readonly name: string;
@@ -79,7 +80,9 @@ export async function* zipMembers(zip: yauzl.ZipFile, limits: ReadLimits, budget
       const entry = next.value;
       if (entry.fileName.endsWith('/')) continue;
       const what = `${label}:${entry.fileName}`;
-      const fail = (error: ReportError): ZipItem => ({ failure: { name: entry.fileName, error } });
+      // The entry name is the sender's; it ends up in output lines.
+      const name = printable(entry.fileName);
+      const fail = (error: ReportError): ZipItem => ({ failure: { name, error } });
       if (entry.isEncrypted()) {
         yield fail(new ReportError('UNREADABLE', `${what}: encrypted`));
         continue;
@@ -95,7 +98,7 @@ export async function* zipMembers(zip: yauzl.ZipFile, limits: ReadLimits, budget
       let opened = false;
       yield {
         member: {
-          name: entry.fileName,
+          name,
           declaredSize: entry.uncompressedSize,
           open: async function* () {
             if (opened) throw new Error('zip member opened twice');

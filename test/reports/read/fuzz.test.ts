@@ -37,6 +37,14 @@ function mutate(rnd: () => number, s: string): string {
   return out;
 }
 
+/** The first string anywhere in `v` holding a control character or a lone surrogate (what printable() removes), or undefined. */
+function unprintable(v: unknown): string | undefined {
+  if (typeof v === 'string') return /[\u0000-\u001f\u007f-\u009f]/.test(v) || !v.isWellFormed() ? v : undefined;
+  if (Array.isArray(v)) return v.map(unprintable).find((x) => x !== undefined);
+  if (v && typeof v === 'object') return Object.values(v).map(unprintable).find((x) => x !== undefined);
+  return undefined;
+}
+
 test('aggregate XML: mutated reports give a report or a named ReportError; chunking does not change the answer', (t) => {
   const rnd = prng(1);
   const started = Date.now();
@@ -47,6 +55,8 @@ test('aggregate XML: mutated reports give a report or a named ReportError; chunk
     let whole: string;
     try {
       const r = parseAggregate(input);
+      const bad = unprintable([r.header, r.rows]);
+      if (bad !== undefined) return t.fail(`input #${n}: a control character reached the report: ${JSON.stringify(bad)}`);
       whole = `ok ${r.header.reportId} ${r.rows.length} ${r.stats.messages}`;
       ok++;
     } catch (err) {
@@ -75,15 +85,18 @@ test('aggregate XML: mutated reports give a report or a named ReportError; chunk
   t.true(n >= 50, `only ${n} inputs in ${TIME_BUDGET_MS} ms`);
 });
 
-test('TLS-RPT JSON: random and mutated documents never crash', (t) => {
+test('TLS-RPT JSON: random and mutated documents never crash; no control character survives into the report', (t) => {
   const rnd = prng(2);
   const base = JSON.stringify({ 'organization-name': 'X', 'date-range': { 'start-datetime': '2026-01-01T00:00:00Z', 'end-datetime': '2026-01-01T23:59:59Z' }, 'report-id': 'r', policies: [{ policy: { 'policy-type': 'sts', 'policy-domain': 'example.test' }, summary: { 'total-successful-session-count': 1, 'total-failure-session-count': 2 }, 'failure-details': [{ 'result-type': 'certificate-expired', 'failed-session-count': 2 }] }] });
   const started = Date.now();
   let n = 0;
   for (; n < 3000 && Date.now() - started < TIME_BUDGET_MS; n++) {
-    const input = mutate(rnd, base);
+    // Also \u escapes of control characters and surrogates inside the strings.
+    const input = rnd() < 0.3 ? base.replace(/"([^"]*)"/g, (m, s: string) => (rnd() < 0.3 ? `"${s}${['\\u0000', '\\u001b[31m', '\\u009b', '\\ud800', '\\n', '\\u007f'][Math.floor(rnd() * 6)]}"` : m)) : mutate(rnd, base);
     try {
-      parseTlsReport(input, new Warnings());
+      const r = parseTlsReport(input, new Warnings());
+      const bad = unprintable(r);
+      if (bad !== undefined) return t.fail(`input #${n}: a control character reached the report: ${JSON.stringify(bad)}`);
     } catch (err) {
       if (!(err instanceof ReportError)) return t.fail(`input #${n}: ${(err as Error).stack}`);
     }

@@ -12,6 +12,8 @@ import { parseAggregate, type AggregateStats } from '../../../src/reports/read/a
 import type { AggregateHeader, AggregateRow, TlsReport } from '../../../src/reports/read/model.ts';
 import { STALE_IMPORT_MS, type HistoryQuery, type ReceivedReportStore } from '../../../src/reports/received/store.ts';
 import type { Store } from '../../../src/store/store.ts';
+import { parseTlsReport } from '../../../src/reports/read/tlsrpt-parser.ts';
+import { Warnings } from '../../../src/reports/read/warnings.ts';
 import { month, reportXml } from '../../support/dmarc-reports.ts';
 
 const START = 1_790_812_800; // 2026-10-01
@@ -177,6 +179,28 @@ export function receivedContract(test: TestFn, target: ReceivedTarget): void {
     await live.sink.commit(r2.stats, []);
     t.deepEqual((await allRows(store, ALL)).rows, r2.rows);
     t.is((await store.beginDmarc(r1.header, { source: 'again', importedAt: 2000 + STALE_IMPORT_MS })).kind, 'new', 'the pruned report can be imported again');
+  });
+
+  test(`${name}: odd text from reporters (what the parsers leave of NUL, ESC, lone surrogates; C1; non-BMP; quotes and backslashes) is stored and comes back as parsed`, async (t) => {
+    const store = (await target.open(t)).received;
+    const tls = parseTlsReport(
+      JSON.stringify({
+        'organization-name': 'Ev\u0000il "\\ Corp 📮',
+        'date-range': { 'start-datetime': '2026-10-01T00:00:00Z', 'end-datetime': '2026-10-01T23:59:59Z' },
+        'report-id': 'id\u0000\ud800\u001b',
+        policies: [{ policy: { 'policy-type': 'sts', 'policy-domain': 'example.test' }, summary: { 'total-successful-session-count': 1, 'total-failure-session-count': 0 }, 'failure-details': [{ 'result-type': 'x', 'failed-session-count': 1, 'additional-information': 'a\u0000b' }] }],
+      }),
+      new Warnings(),
+    );
+    t.is(await store.addTls(tls, { source: 'imap:INBOX/1', importedAt: 1 }), 'stored');
+    t.is(await store.addTls(tls, { source: 's', importedAt: 2 }), 'duplicate');
+    t.deepEqual((await store.tls(ALL)[Symbol.asyncIterator]().next()).value!.report, tls);
+    const xml = reportXml(month({ domain: 'example.test', start: START, days: 1, seed: 13 })[0]!).replace(/<org_name>[^<]*<\/org_name>/, '<org_name>Ünïcødé &amp; "Q" \\ &#x9b;📮</org_name>');
+    const r = parseAggregate(xml);
+    t.true(await storeWhole(store, r));
+    const back = (await store.dmarc(ALL)[Symbol.asyncIterator]().next()).value!.report;
+    t.is(back.header.orgName, r.header.orgName);
+    t.deepEqual(back.header, r.header);
   });
 
   test(`${name}: 700 reports and a report of 12,000 records come back whole and in order across pages`, async (t) => {
