@@ -20,8 +20,8 @@ export async function resolveSenders(ips: readonly string[], dns: DnsLookup, opt
   const identities = new Map<string, SenderIdentity>();
   const todo = ips.slice(0, options.max);
   const abort = new AbortController();
+  // Not unref'd: it is what ends lookups that never answer (cleared below when all are done).
   const timer = setTimeout(() => abort.abort(), options.budgetMs);
-  timer.unref?.();
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < todo.length && !abort.signal.aborted) {
