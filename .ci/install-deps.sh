@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and benchmarks use: real Postfix, Knot DNS,
-# Unbound and the independent oracles (miltertest, python3-dkim, OpenDKIM, hash-slinger,
-# xmllint, Chromium). Idempotent; safe to run on a developer machine as root.
+# Unbound and the independent oracles (miltertest, python3-dkim and python3-authres, which
+# its ARC sealing needs, OpenDKIM, hash-slinger, xmllint, Chromium). Idempotent; safe to run
+# on a developer machine as root.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(
   postfix swaks
   knot knot-dnsutils unbound ldnsutils
-  miltertest python3-dkim opendkim opendkim-tools opendmarc rspamd
+  miltertest python3-dkim python3-authres opendkim opendkim-tools opendmarc rspamd
   hash-slinger libxml2-utils chromium openssl systemd
   dmarc-cat
 )

@@ -23,8 +23,23 @@ export const inboundSection = object({
   quarantine_header: withDefault(str(), () => 'X-Mailanchor-Quarantine'),
   /** DMARC temperror (DNS trouble): `tempfail` (451, the sender retries) or `accept`. */
   on_temperror: withDefault(oneOf(['tempfail', 'accept'] as const), () => 'tempfail' as const),
-  /** Several From addresses/headers (RFC 9989 §5.3.1, RFC 7489 §6.6.1): `reject` or `accept`. */
-  multiple_from: withDefault(oneOf(['reject', 'accept'] as const), () => 'reject' as const),
+  /**
+   * Several From fields or author domains (RFC 9989 §5.3.1, §11.5): `reject` (dmarc=permerror,
+   * rejected), or `strictest` (DMARC evaluated for each author domain, at most 5, the strictest
+   * outcome applied).
+   */
+  multiple_from: withDefault(oneOf(['reject', 'strictest'] as const), () => 'reject' as const),
+  /**
+   * No usable author domain (no From field, unparseable, no domain, an address literal …):
+   * dmarc=permerror and this policy. A message that names no domain cannot be held to any
+   * domain's policy, so by default it is refused rather than let through (it would fail open).
+   */
+  no_author_policy: withDefault(oneOf(['reject', 'quarantine', 'none'] as const), () => 'reject' as const),
+  /**
+   * A DKIM pass whose `l=` leaves body bytes unsigned (RFC 6376 §8.2: anyone may append to
+   * them): `ignore` (default; it does not make DMARC pass) or `count`.
+   */
+  partial_body_signatures: withDefault(oneOf(['ignore', 'count'] as const), () => 'ignore' as const),
   /** DKIM-Signature headers verified per message; the rest are ignored (and said so). */
   max_signatures: withDefault(int({ min: 1, max: 50 }), () => 8),
   /** SPF limits (RFC 7208 §4.6.4). */

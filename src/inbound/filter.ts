@@ -10,13 +10,16 @@ import { createRequire } from 'node:module';
 import type { Logger } from 'winston';
 import type { MailFilterDeps } from '../app/mail-filter.ts';
 import { mailauthResolver, type MailauthResolver } from '../dns/mailauth-resolver.ts';
+import { iprevResult } from '../auth/authentication-results.ts';
+import { checkIprev } from '../auth/iprev/check.ts';
+import type { IprevCheck } from '../auth/results.ts';
 import { describeError } from '../errors.ts';
+import { renderResult } from '../mail/auth-results.ts';
 import type { FilterFactory, MilterFilter, Modification, SessionContext, Verdict } from '../milter/filter.ts';
 import { recordEvaluation } from '../store/dmarc-evaluations.ts';
 import { AR_HEADER, forgedRemovals, renderAuthResults } from './authentication-results.ts';
 import type { InboundConfig } from './config.ts';
 import { buildEvaluation } from './evaluation.ts';
-import { checkIprev, iprevInfo, type Iprev } from './iprev.ts';
 import { arcKeyNames, correctArc, correctDmarc, type MailauthResult } from './mailauth-result.ts';
 import { MessageFeed, headerBlock } from './message-feed.ts';
 import { decidePolicy, networkCovered, type PolicyDecision } from './policy.ts';
@@ -94,7 +97,7 @@ class InboundFilter implements MilterFilter {
   readonly #trustedDaemons: ReadonlySet<string>;
   #ip: string | undefined;
   #helo = '';
-  #iprev: Promise<Iprev> | undefined;
+  #iprev: Promise<IprevCheck> | undefined;
   #msg: Message | undefined;
 
   constructor(ctx: SessionContext, deps: MailFilterDeps, cfg: InboundConfig, trustedNetworks: readonly string[], trustedDaemons: ReadonlySet<string>) {
@@ -253,7 +256,7 @@ class InboundFilter implements MilterFilter {
     if (dmarc) infos.push(dmarc.info);
     else if (m.fromAuthors.size > 1 || m.fromHeaders > 1) infos.push('dmarc=permerror (several From authors)');
     else if (m.fromHeaders === 0) infos.push('dmarc=none (no From header)');
-    if (iprev) infos.push(iprevInfo(iprev));
+    if (iprev) infos.push(renderResult(iprevResult(iprev)));
 
     const authAuthen = this.#ctx.macros.get('{auth_authen}');
     const daemon = this.#ctx.macros.get('{daemon_name}');

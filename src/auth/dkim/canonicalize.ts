@@ -119,9 +119,13 @@ export class BodyCanonicalizer {
 /** One header field, canonical, with its CRLF. `value` is what follows the colon (LF or CRLF folding). */
 export function canonicalHeader(name: string, value: string, canon: Canon): string {
   if (canon === 'simple') return `${name}:${value.replace(/\r?\n/g, '\r\n')}\r\n`;
+  // §3.4.2 deletes WSP (SP, HTAB) only. String#trim would also eat 0xA0, 0x0B and 0x0C,
+  // and in a latin1 string 0xA0 is the last octet of UTF-8 "à", "Р", "Š" …: an 8-bit value
+  // ending in one would hash differently from every other implementation. Stray CR/LF at
+  // either end (never in a milter value) are dropped as before.
   const v = value
     .replace(/\r?\n(?=[ \t])/g, '')
     .replace(/[ \t]+/g, ' ')
-    .trim();
+    .replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
   return `${name.toLowerCase()}:${v}\r\n`;
 }
