@@ -30,9 +30,49 @@ export interface SpfCheck {
 /** RFC 8601 §2.7.1. `policy`: verified but not acceptable (weak algorithm, short key, `l=`). */
 export type DkimResult = 'none' | 'pass' | 'fail' | 'policy' | 'neutral' | 'temperror' | 'permerror';
 
+/**
+ * Why a DKIM signature did not pass, as a closed list (RFC 6376 §6.1 names each case), so
+ * policy, the Authentication-Results renderer and the logs need not read `reason` text.
+ *
+ * permerror: `syntax` (tag list or a tag value, §3.2/§3.5), `version` (v= missing or not 1),
+ * `algorithm` (a= unknown), `canonicalization` (c= unknown), `from-not-signed` (§5.4),
+ * `domain-mismatch` (i= outside d=, §3.5; key t=s, §3.6.1), `query-method` (q= without
+ * dns/txt), `timestamps` (x= not after t=), `no-key`, `key-revoked`, `key-syntax`,
+ * `key-algorithm` (k= does not fit a=), `key-hash` (key h= excludes the hash) — §6.1.1/§6.1.2.
+ * policy: `weak-algorithm` (rsa-sha1, RFC 8301 §3.1), `weak-key` (below min_key_bits,
+ * RFC 8301 §3.2), `expired` (x= in the past, §3.5).
+ * fail: `body-length` (l= longer than the body, §3.5), `body-hash`, `signature` (§6.1.3).
+ * temperror: `key-unavailable` (DNS failed, §6.1.2 step 2), `internal` (the message ended
+ * before the body was hashed; never a verdict about the sender).
+ */
+export type DkimReasonCode =
+  | 'syntax'
+  | 'version'
+  | 'algorithm'
+  | 'canonicalization'
+  | 'from-not-signed'
+  | 'domain-mismatch'
+  | 'query-method'
+  | 'timestamps'
+  | 'no-key'
+  | 'key-revoked'
+  | 'key-syntax'
+  | 'key-algorithm'
+  | 'key-hash'
+  | 'weak-algorithm'
+  | 'weak-key'
+  | 'expired'
+  | 'body-length'
+  | 'body-hash'
+  | 'signature'
+  | 'key-unavailable'
+  | 'internal';
+
 /** One DKIM-Signature header field, verified (RFC 6376 §6). */
 export interface DkimSignatureCheck {
   readonly result: Exclude<DkimResult, 'none'>;
+  /** Why it did not pass; absent on pass. */
+  readonly code?: DkimReasonCode;
   /** `d=`, normalized; absent when the signature could not be parsed that far. */
   readonly domain?: string;
   readonly selector?: string;
