@@ -4,10 +4,11 @@
  * disposition the aggregate report states (RFC 9990 PolicyOverrideType for overrides).
  *
  * Order of precedence:
- *  1. no usable author domain → `no_author` (default reject; RFC 9989 §… leaves a message
- *     without an evaluable RFC5322.From to local policy, and letting it through would make
- *     "unparseable From" a way around every p=reject);
- *  2. several authors with `multiple_from: reject` → reject;
+ *  1. no single usable author domain (`DmarcCheck.authorProblem`, permerror): the policy the
+ *     engine set from `inbound.no_author_policy` (default reject) or, for several authors
+ *     with `multiple_from: reject`, reject — letting such mail through would make an
+ *     unparseable or doubled From a way around every p=reject (docs/inbound.md "Authors");
+ *  2. (several authors with `multiple_from: strictest` arrive as the strictest author's check);
  *  3. DMARC pass / none / permerror (no usable record) → deliver;
  *  4. temperror → `on_temperror` (tempfail: 451, the sender retries; accept: deliver);
  *  5. fail → the policy to apply (p, sp or np, after t=y), lowered by a matching override
@@ -38,22 +39,13 @@ export interface Override {
 export interface DispositionPolicy {
   readonly enforce: boolean;
   readonly onTemperror: 'tempfail' | 'accept';
-  readonly multipleFrom: 'reject' | 'strictest';
-  readonly noAuthor: DmarcPolicy;
   readonly overrides: readonly Override[];
   /** ARC sealers (d= of ARC-Seal) whose passing chain lowers a DMARC fail (RFC 8617 §7.2). */
   readonly trustedArcSealers: readonly { readonly domain: string; readonly action: 'none' | 'quarantine' }[];
 }
 
-/** Whether the message had an author DMARC could evaluate. */
-export type AuthorStatus =
-  | { readonly kind: 'one' }
-  | { readonly kind: 'several'; readonly count: number }
-  | { readonly kind: 'none'; readonly reason: string };
-
 export interface DispositionInput {
   readonly dmarc: DmarcCheck;
-  readonly author: AuthorStatus;
   readonly clientIp: string | undefined;
   readonly arc: ArcCheck | undefined;
 }
@@ -100,18 +92,13 @@ function matchingOverride(p: DispositionPolicy, i: DispositionInput, fromDomain:
 
 export function decideDisposition(i: DispositionInput, p: DispositionPolicy): Disposition {
   const { dmarc } = i;
-  if (i.author.kind === 'none') {
-    return enforceOrLabel(
-      p.noAuthor === 'none'
-        ? { action: 'deliver', reported: 'none', reason: `no usable author domain (${i.author.reason}); accepted by configuration` }
-        : p.noAuthor === 'quarantine'
-          ? { action: 'quarantine', reported: 'quarantine', reason: `no usable author domain (${i.author.reason})` }
-          : { action: 'reject', reported: 'reject', reason: `no usable author domain (${i.author.reason})`, reply: REPLIES.noAuthor(i.author.reason) },
-      p.enforce,
-    );
-  }
-  if (i.author.kind === 'several' && p.multipleFrom === 'reject') {
-    return enforceOrLabel({ action: 'reject', reported: 'reject', reason: `${i.author.count} From authors: DMARC cannot be evaluated`, reply: REPLIES.severalAuthors() }, p.enforce);
+  if (dmarc.authorProblem !== undefined) {
+    const policy = dmarc.policy ?? 'reject';
+    const reason = dmarc.reason;
+    if (policy === 'none') return { action: 'deliver', reported: 'none', reason: `${reason}; accepted by configuration` };
+    if (policy === 'quarantine') return enforceOrLabel({ action: 'quarantine', reported: 'quarantine', reason }, p.enforce);
+    const reply = dmarc.authorProblem === 'several-authors' ? REPLIES.severalAuthors() : REPLIES.noAuthor(reason.replace(/^no usable author domain: /, ''));
+    return enforceOrLabel({ action: 'reject', reported: 'reject', reason, reply }, p.enforce);
   }
   const domain = dmarc.policyDomain ?? dmarc.fromDomain ?? 'the author domain';
   switch (dmarc.result) {

@@ -4,9 +4,9 @@ import type { ArcCheck, DmarcCheck, DmarcPolicy } from '../../src/auth/results.t
 import { decideDisposition, type DispositionInput, type DispositionPolicy, type PolicyAction } from '../../src/policy/disposition.ts';
 import { compileNetworks } from '../../src/policy/networks.ts';
 
-const base: DispositionPolicy = { enforce: true, onTemperror: 'tempfail', multipleFrom: 'reject', noAuthor: 'reject', overrides: [], trustedArcSealers: [] };
+const base: DispositionPolicy = { enforce: true, onTemperror: 'tempfail', overrides: [], trustedArcSealers: [] };
 const dmarc = (over: Partial<DmarcCheck>): DmarcCheck => ({ result: 'fail', fromDomain: 'bank.example', policyDomain: 'bank.example', policy: 'reject', requestedPolicy: 'reject', aligned: { spf: false, dkim: [] }, reason: 'no aligned pass', ...over });
-const input = (d: Partial<DmarcCheck>, more: Partial<DispositionInput> = {}): DispositionInput => ({ dmarc: dmarc(d), author: { kind: 'one' }, clientIp: '198.51.100.7', arc: undefined, ...more });
+const input = (d: Partial<DmarcCheck>, more: Partial<DispositionInput> = {}): DispositionInput => ({ dmarc: dmarc(d), clientIp: '198.51.100.7', arc: undefined, ...more });
 const arc = (sealer: string, result: ArcCheck['result'] = 'pass'): ArcCheck => ({ result, instances: 1, sealers: [sealer], hopResults: [], reason: '' });
 
 const rows: Array<[string, DispositionInput, Partial<DispositionPolicy>, PolicyAction, DmarcPolicy]> = [
@@ -18,10 +18,11 @@ const rows: Array<[string, DispositionInput, Partial<DispositionPolicy>, PolicyA
   ['fail + p=none delivers', input({ policy: 'none' }), {}, 'deliver', 'none'],
   ['temperror tempfails by default', input({ result: 'temperror' }), {}, 'tempfail', 'none'],
   ['temperror accepted when configured', input({ result: 'temperror' }), { onTemperror: 'accept' }, 'deliver', 'none'],
-  ['no author rejects by default', input({ result: 'permerror' }, { author: { kind: 'none', reason: 'no address' } }), {}, 'reject', 'reject'],
-  ['no author quarantined when configured', input({ result: 'permerror' }, { author: { kind: 'none', reason: 'x' } }), { noAuthor: 'quarantine' }, 'quarantine', 'quarantine'],
-  ['several authors reject', input({ result: 'pass' }, { author: { kind: 'several', count: 2 } }), {}, 'reject', 'reject'],
-  ['several authors, strictest: the combined DMARC result decides', input({ result: 'pass' }, { author: { kind: 'several', count: 2 } }), { multipleFrom: 'strictest' }, 'deliver', 'none'],
+  ['no author: the configured reject', input({ result: 'permerror', policy: 'reject', authorProblem: 'no-from-field', reason: 'no usable author domain: no From header field' }), {}, 'reject', 'reject'],
+  ['no author: the configured quarantine', input({ result: 'permerror', policy: 'quarantine', authorProblem: 'syntax' }), {}, 'quarantine', 'quarantine'],
+  ['no author: the configured none', input({ result: 'permerror', policy: 'none', authorProblem: 'syntax' }), {}, 'deliver', 'none'],
+  ['no author in monitor mode is a label', input({ result: 'permerror', policy: 'reject', authorProblem: 'syntax' }), { enforce: false }, 'deliver', 'none'],
+  ['several authors reject', input({ result: 'permerror', policy: 'reject', authorProblem: 'several-authors' }), {}, 'reject', 'reject'],
   ['monitor mode labels a reject', input({}), { enforce: false }, 'deliver', 'none'],
   ['monitor mode labels a temperror', input({ result: 'temperror' }), { enforce: false }, 'deliver', 'none'],
   // The round-1 bug: a quarantine override let p=quarantine failures through unquarantined.
@@ -48,6 +49,11 @@ for (const [name, i, p, action, reported] of rows) {
 test('an override is reported with its reason', (t) => {
   const d = decideDisposition(input({}), { ...base, overrides: [{ domains: [], networks: compileNetworks(['198.51.100.7']), action: 'none', reason: 'mailing_list', comment: 'lists.example.org' }] });
   t.deepEqual(d.override, { reason: 'mailing_list', comment: 'lists.example.org' });
+});
+
+test('several authors get their own reply, no author names why', (t) => {
+  t.regex(decideDisposition(input({ result: 'permerror', policy: 'reject', authorProblem: 'several-authors' }), base).reply?.text ?? '', /several From authors/);
+  t.regex(decideDisposition(input({ result: 'permerror', policy: 'reject', authorProblem: 'no-from-field', reason: 'no usable author domain: no From header field' }), base).reply?.text ?? '', /no usable From author domain \(no From header field\)/);
 });
 
 test('the reject reply names the policy domain', (t) => {
