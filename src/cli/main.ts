@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { module: string; summary: string }> = {
   keys: { module: './keys.ts', summary: 'DKIM keystore: list|status|generate|rotate|publish|retire|import' },
   tlsa: { module: './tlsa.ts', summary: 'DANE TLSA records: compute, rollover, check, sidecar' },
   report: { module: './report.ts', summary: 'DMARC aggregate reports: send|show|read' },
+  audit: { module: './audit.ts', summary: 'domain audit: NS, DNSSEC, MX, PTR, SPF, DKIM, DMARC, DANE, MTA-STS, TLS-RPT' },
 };
 
 function usage(): string {

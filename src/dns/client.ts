@@ -13,6 +13,8 @@ export interface QueryServerOptions {
   readonly recursionDesired?: boolean;
   /** DO bit via EDNS0 (RFC 3225), so a validating resolver reports AD. Default false. */
   readonly dnssec?: boolean;
+  /** CD bit (RFC 4035 §3.2.2): the resolver skips validation. Default false. */
+  readonly checkingDisabled?: boolean;
   /** Per exchange (the TCP retry after TC gets its own). Default 5000 ms. */
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal | undefined;
@@ -36,6 +38,7 @@ export async function queryServer<T extends RRType>(server: DnsServer, name: str
     type,
     recursionDesired: options.recursionDesired ?? true,
     dnssec: options.dnssec ?? false,
+    ...(options.checkingDisabled ? { checkingDisabled: true } : {}),
   };
   const request = buildQuery(spec);
   const exchange = {
