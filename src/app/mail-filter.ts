@@ -3,11 +3,11 @@
  * trusted senders) or inbound verification (everyone else). The decision is made at MAIL
  * FROM, when Postfix has sent `{auth_authen}`; connect and HELO go to both filters.
  */
-import type { DatabaseSync } from 'node:sqlite';
 import type { Logger } from 'winston';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/sections.ts';
 import type { DnsLookup } from '../dns/types.ts';
+import type { EvaluationLog } from '../inbound/evaluation-log.ts';
 import type { SigningKeySource } from '../keys/signing-keys.ts';
 import type { ConnectInfo, FilterFactory, FilterRequirements, MilterFilter, SessionContext, Stage, Verdict } from '../milter/filter.ts';
 import { createInboundFilterFactory } from '../inbound/filter.ts';
@@ -21,8 +21,8 @@ export interface MailFilterDeps {
   readonly logger: Logger;
   readonly metrics: Registry;
   readonly dns: DnsLookup;
-  /** The embedded store (evaluation log); undefined if it could not be opened. */
-  readonly db: DatabaseSync | undefined;
+  /** Where DMARC evaluations go (the process's one batching writer); undefined if the store could not be opened. */
+  readonly evaluations: EvaluationLog | undefined;
   readonly keys: SigningKeySource;
   readonly now: () => number;
 }

@@ -21,8 +21,8 @@ import { ConfigError, formatIssue, loadConfig } from '../config/load.ts';
 import { parseDnsServer, resolverOptions } from '../dns/config.ts';
 import { createResolver } from '../dns/resolver.ts';
 import { describeError } from '../errors.ts';
-import { SqliteKeyStore } from '../keys/key-store.ts';
-import { openDatabase } from '../store/database.ts';
+import type { StoredKey } from '../keys/key-store.ts';
+import { openStore, storeTarget } from '../store/open.ts';
 import type { CliCommand, CliIo } from './io.ts';
 
 const USAGE = `usage: mailanchor audit [DOMAIN…] [--all] [--dns HOST[:PORT]]… [--selector S]… [--connect]
@@ -119,21 +119,25 @@ async function audit(argv: readonly string[], io: CliIo): Promise<number> {
     resolverTimeoutMs: config.dns.timeout,
   });
 
-  // The keystore is read, never written; a missing file is no keystore, not a new one.
-  const storePath = values.store ?? config.store.path;
-  let store: SqliteKeyStore | undefined;
-  let db: ReturnType<typeof openDatabase> | undefined;
+  // The keystore is read once, never written; a missing SQLite file is no keystore, not a new one.
+  const byDomain = new Map<string, StoredKey[]>();
   let storeError: string | undefined;
-  if (existsSync(storePath)) {
-    try {
-      db = openDatabase(storePath);
-      store = new SqliteKeyStore(db);
-    } catch (err) {
-      storeError = `${storePath}: ${describeError(err).message}`;
+  try {
+    const target = storeTarget(config.store, values.store ? { override: values.store } : {});
+    if (target.engine === 'sqlite' && !existsSync(target.path)) storeError = `no keystore at ${target.path}`;
+    else {
+      const store = await openStore(config.store, values.store ? { override: values.store } : {});
+      try {
+        for (const k of await store.keys.list()) byDomain.set(k.domain, [...(byDomain.get(k.domain) ?? []), k]);
+      } finally {
+        await store.close();
+      }
     }
-  } else storeError = `no keystore at ${storePath}`;
-  const keys = (domain: string) => {
-    if (store) return store.list(domain);
+  } catch (err) {
+    storeError = describeError(err).message;
+  }
+  const keys = (domain: string): readonly StoredKey[] => {
+    if (storeError === undefined) return byDomain.get(domain) ?? [];
     if (config.keys.domains[domain]) throw new Error(storeError);
     return [];
   };
@@ -166,12 +170,7 @@ async function audit(argv: readonly string[], io: CliIo): Promise<number> {
     if (st === 'fail' || st === 'error') failing++;
     if (tty) io.stderr.write(`\r\x1b[Kaudit: ${done}/${total} domains, ${failing} with fail/error, ${((Date.now() - started) / 1000).toFixed(0)} s`);
   };
-  let results: DomainAudit[];
-  try {
-    results = await auditDomains(domains, dns, settings, { concurrency: concurrency ?? config.audit.concurrency, onDone: progress });
-  } finally {
-    db?.close();
-  }
+  const results: DomainAudit[] = await auditDomains(domains, dns, settings, { concurrency: concurrency ?? config.audit.concurrency, onDone: progress });
   if (tty) io.stderr.write('\r\x1b[K');
   const finished = new Date();
 

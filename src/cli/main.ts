@@ -13,11 +13,12 @@ const COMMANDS: Record<string, { module: string; summary: string }> = {
   tlsa: { module: './tlsa.ts', summary: 'DANE TLSA records: compute, rollover, check, sidecar' },
   report: { module: './report.ts', summary: 'DMARC aggregate reports: send|show|read' },
   audit: { module: './audit.ts', summary: 'domain audit: NS, DNSSEC, MX, PTR, SPF, DKIM, DMARC, DANE, MTA-STS, TLS-RPT' },
+  store: { module: './store.ts', summary: 'the store: migrate (schema, or SQLite → PostgreSQL) | status' },
 };
 
 function usage(): string {
   const rows = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(14)} ${c.summary}`);
-  return `usage: mailanchor <command> [options]\n\ncommands:\n${rows.join('\n')}\n\nEvery command takes --config FILE (default /etc/mailanchor/mailanchor.yml, built-in defaults if absent).\n`;
+  return `usage: mailanchor <command> [options]\n\ncommands:\n${rows.join('\n')}\n\nEvery command takes --config FILE (default /etc/mailanchor/mailanchor.yml, built-in defaults if absent);\nevery command that uses the store takes --store FILE|postgresql://USER@HOST:PORT/DB.\n`;
 }
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {

@@ -1,5 +1,5 @@
 /**
- * `mailanchor milter [--config FILE] [--listen SPEC]... [--dns HOST[:PORT]]... [--filter mail|test-header] [--workers N]`
+ * `mailanchor milter [--config FILE] [--store FILE|URL] [--listen SPEC]... [--dns HOST[:PORT]]... [--filter mail|test-header] [--workers N]`
  * Runs until SIGTERM/SIGINT (drain, exit 0); SIGHUP reloads the config and keys. With more
  * than one worker (`milter.workers`, `--workers`) this process is the cluster primary and
  * the same command runs again in each worker.
@@ -17,7 +17,7 @@ import { startRuntime, type FilterName } from '../app/runtime.ts';
 import { createLogger } from '../log/logger.ts';
 import type { CliCommand } from './io.ts';
 
-const USAGE = 'usage: mailanchor milter [--config FILE] [--listen inet:HOST:PORT|inet6:[ADDR]:PORT|unix:/path]... [--dns HOST[:PORT]]... [--filter mail|test-header] [--workers N]\n';
+const USAGE = 'usage: mailanchor milter [--config FILE] [--store FILE|postgresql://USER@HOST:PORT/DB] [--listen inet:HOST:PORT|inet6:[ADDR]:PORT|unix:/path]... [--dns HOST[:PORT]]... [--filter mail|test-header] [--workers N]\n';
 
 export const run: CliCommand = async (argv, io) => {
   let values;
@@ -26,6 +26,7 @@ export const run: CliCommand = async (argv, io) => {
       args: [...argv],
       options: {
         config: { type: 'string' },
+        store: { type: 'string' },
         listen: { type: 'string', multiple: true },
         dns: { type: 'string', multiple: true },
         filter: { type: 'string' },
@@ -114,7 +115,7 @@ export const run: CliCommand = async (argv, io) => {
   const worker = workerId();
   let runtime;
   try {
-    runtime = await startRuntime({ ...(values.config ? { configPath: values.config } : {}), ...(config ? { config } : {}), listen, dns, filter, ...(worker !== undefined ? { worker: { id: worker } } : {}) });
+    runtime = await startRuntime({ ...(values.config ? { configPath: values.config } : {}), ...(config ? { config } : {}), ...(values.store ? { store: values.store } : {}), listen, dns, filter, ...(worker !== undefined ? { worker: { id: worker } } : {}) });
   } catch (err) {
     return cannotStart(err);
   }

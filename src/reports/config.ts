@@ -24,6 +24,11 @@ export const reportsSection = object({
   submitter: withDefault(domain(), () => hostDomain()),
   /** Shortest reporting period; a domain's `ri` is honoured only when it asks for longer. */
   interval: withDefault(duration({ min: 3_600_000, max: 7 * 86_400_000 }), 86_400_000),
+  /**
+   * A period is reported only this long after it ended, so evaluations another host still
+   * holds in its writer queue (a short store outage) are in the report (docs/fleet.md).
+   */
+  settle: withDefault(duration({ min: 0, max: 86_400_000 }), 600_000),
   /** How the message reaches the MTA: `sendmail` (a sendmail-compatible program) or `smtp`. */
   transport: withDefault(oneOf(['sendmail', 'smtp'] as const), 'sendmail'),
   /** The sendmail program and extra arguments before `-i -f FROM -- TO` (e.g. `[-C, /etc/postfix-out]`). */

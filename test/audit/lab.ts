@@ -46,8 +46,8 @@ import { createResolver } from '../../src/dns/resolver.ts';
 import { dkimRecordForKey, splitTxt } from '../../src/keys/dkim-record.ts';
 import { domainDefaults, type KeysConfig } from '../../src/keys/config.ts';
 import { generateKey } from '../../src/keys/generate.ts';
-import { SqliteKeyStore } from '../../src/keys/key-store.ts';
-import { openDatabase } from '../../src/store/database.ts';
+import { openSqliteStore } from '../../src/store/sqlite/store.ts';
+import type { StoredKey } from '../../src/keys/key-store.ts';
 import { X509Certificate } from 'node:crypto';
 import { makePki, type TestPki } from '../dane/make-certs.ts';
 import { startSmtp, type TestSmtp } from '../dane/smtp-server.ts';
@@ -182,7 +182,8 @@ async function startLabOn(base: string, options: LabOptions): Promise<Lab> {
 
     // DKIM keys in a real keystore.
     const storePath = join(dir, 'state', 'mailanchor.db');
-    const store = new SqliteKeyStore(openDatabase(storePath));
+    const store = openSqliteStore(storePath);
+    await store.migrate();
     const dkim = new Map<string, string>();
     const now = Date.now();
     for (const d of CUSTOMERS) {
@@ -191,9 +192,12 @@ async function startLabOn(base: string, options: LabOptions): Promise<Lab> {
       // Bulk domains get Ed25519 keys: an RSA key pair per domain would make a 200-domain bench start slowly.
       const algorithm = d.startsWith('bulk-') ? ('ed25519-sha256' as const) : ('rsa-sha256' as const);
       const k = generateKey(algorithm, d === 'dkim1024.example' ? 1024 : 2048);
-      store.insert({ id: `${d}-${selector}`, domain: d, selector, algorithm, state: 'active', createdAt: now - 86_400_000, privateKeyPem: k.privateKeyPem, publicKeyPem: k.publicKeyPem });
+      await store.keys.insert({ id: `${d}-${selector}`, domain: d, selector, algorithm, state: 'active', createdAt: now - 86_400_000, privateKeyPem: k.privateKeyPem, publicKeyPem: k.publicKeyPem });
       dkim.set(d, dkimRecordForKey(algorithm, k.publicKeyPem));
     }
+    const storedKeys = new Map<string, StoredKey[]>();
+    for (const k of await store.keys.list()) storedKeys.set(k.domain, [...(storedKeys.get(k.domain) ?? []), k]);
+    await store.close();
     const keysConfig: KeysConfig = {
       domains: Object.fromEntries(
         CUSTOMERS.map((d) => [d, { ...domainDefaults(), algorithms: [d.startsWith('bulk-') ? ('ed25519-sha256' as const) : ('rsa-sha256' as const)], ...(d === 'hosted.example' ? { hosted: { target: 'dkim.hoster.example', selector_prefix: 'ma', customer_nameservers: [] } } : {}) }]),
@@ -385,7 +389,7 @@ async function startLabOn(base: string, options: LabOptions): Promise<Lab> {
           sendingAddresses: [MX],
           selectors: [],
           keysConfig,
-          keys: (d) => store.list(d),
+          keys: (d) => storedKeys.get(d) ?? [],
           known: await loadKnownCertificates(dane, Date.now()),
           connect: false,
           maxMxHosts: 10,

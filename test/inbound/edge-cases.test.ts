@@ -66,7 +66,7 @@ function startWith(inbound: Record<string, unknown>, dnsTimeoutMs = 300): Promis
   const { config } = decodeConfig({ inbound: { authserv_id: ID, ...inbound }, outbound: { trusted_networks: [] } });
   return startMilterServer({
     listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }],
-    factory: createInboundFilterFactory({ config, logger, metrics: new Registry(), dns: createResolver({ servers: [knot.server], timeoutMs: dnsTimeoutMs, attempts: 1 }), db: undefined, keys: { activeKeys: () => [], assertHealthy: () => undefined }, now: Date.now }),
+    factory: createInboundFilterFactory({ config, logger, metrics: new Registry(), dns: createResolver({ servers: [knot.server], timeoutMs: dnsTimeoutMs, attempts: 1 }), evaluations: undefined, keys: { activeKeys: () => [], assertHealthy: () => undefined }, now: Date.now }),
     logger,
   });
 }

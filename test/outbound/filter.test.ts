@@ -38,7 +38,7 @@ async function signThrough(raw: string, outbound: Record<string, unknown> = {}):
     logger: captureLogger().logger,
     metrics: new Registry(),
     dns,
-    db: undefined,
+    evaluations: undefined,
     keys: { activeKeys: (d) => (d === 'anchor.example' ? KEYS : []), assertHealthy: () => {} },
     now: () => NOW,
   };

@@ -20,7 +20,8 @@ import { buildReports, type AggregateReport } from '../../src/reports/aggregate.
 import { buildReportMessage, gzipXml, newUniqueId, reportFileName, reportIdOf, type ReportIdentity } from '../../src/reports/message.ts';
 import { mimeParts } from '../../src/reports/read/mime.ts';
 import { DMARC_NS, renderReportXml } from '../../src/reports/xml.ts';
-import type { DmarcEvaluation, StoredEvaluation } from '../../src/store/dmarc-evaluations.ts';
+import type { DmarcEvaluation } from '../../src/inbound/evaluation-log.ts';
+import type { StoredEvaluation } from '../../src/reports/evaluation-reader.ts';
 import { DAY, evaluation, HOUR, policy, spoofed, T0 } from './evaluations.ts';
 
 const DMARC_CAT = '/usr/bin/dmarc-cat';

@@ -14,7 +14,7 @@ import { buildReportMessage, gzipXml, reportFileName, reportIdOf, reportSubject,
 import { parseAggregateXml } from '../../src/reports/read/parse-aggregate.ts';
 import { mimeParts } from '../../src/reports/read/mime.ts';
 import { renderReportXml } from '../../src/reports/xml.ts';
-import type { StoredEvaluation } from '../../src/store/dmarc-evaluations.ts';
+import type { StoredEvaluation } from '../../src/reports/evaluation-reader.ts';
 import { DAY, evaluation, HOUR, policy, spoofed, T0 } from './evaluations.ts';
 
 const XSD = new URL('../fixtures/reports/rfc9990-dmarc-2.0.xsd', import.meta.url).pathname;

@@ -1,16 +1,12 @@
 /**
- * The embedded store: one SQLite file (node:sqlite), mode 0600, WAL, shared by the
- * keystore, the DMARC evaluation log and the report ledger. Each feature owns its tables
- * and migrates them with `migrate(db, feature, steps)`. A file readable or writable by
- * group/others is refused (it holds private keys), as OpenDKIM's RequireSafeKeys does.
+ * The embedded store's file: one SQLite database (node:sqlite), mode 0600, WAL. A file
+ * readable or writable by group/others is refused (it holds private keys), as OpenDKIM's
+ * RequireSafeKeys does.
  */
 import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { MailanchorError } from '../errors.ts';
-
-export type StoreErrorCode = 'UNSAFE_PERMISSIONS' | 'OPEN_FAILED' | 'MIGRATION_FAILED' | 'BUSY' | 'CORRUPT';
-export class StoreError extends MailanchorError<StoreErrorCode> {}
+import { StoreError } from '../errors.ts';
 
 export interface OpenOptions {
   readonly readOnly?: boolean;
@@ -57,37 +53,47 @@ export function openDatabase(path: string, options: OpenOptions = {}): DatabaseS
   }
 }
 
+/** SQLite's own words for a failed statement: `database or disk is full (SQLITE_FULL)`. */
+export function sqliteDetail(err: unknown): { message: string; errcode?: number; errstr?: string } {
+  const e = err as { message?: string; errcode?: number; errstr?: string };
+  const message = e?.message ?? String(err);
+  return { message, ...(typeof e?.errcode === 'number' ? { errcode: e.errcode } : {}), ...(typeof e?.errstr === 'string' ? { errstr: e.errstr } : {}) };
+}
+
 /**
  * Runs `fn` in one write transaction (BEGIN IMMEDIATE takes the write lock up front, so two
- * processes cannot both read-then-write the same state).
+ * processes cannot both read-then-write the same state). A failure is reported with its
+ * first error: on SQLITE_FULL, SQLITE_IOERR and some others SQLite has already rolled the
+ * transaction back itself, and a ROLLBACK would then fail with "cannot rollback - no
+ * transaction is active" — the error an operator used to see instead of "disk is full".
  */
 export function transaction<T>(db: DatabaseSync, fn: () => T): T {
-  db.exec('BEGIN IMMEDIATE');
+  try {
+    db.exec('BEGIN IMMEDIATE');
+  } catch (err) {
+    throw writeFailed(err);
+  }
   try {
     const result = fn();
     db.exec('COMMIT');
     return result;
   } catch (err) {
-    db.exec('ROLLBACK');
-    throw err;
+    if (db.isTransaction) {
+      try {
+        db.exec('ROLLBACK');
+      } catch {
+        // The first error is the one that matters; this one follows from it.
+      }
+    }
+    throw err instanceof StoreError || !isSqliteError(err) ? err : writeFailed(err);
   }
 }
 
-/** Applies the feature's schema steps that have not run yet; step i brings it to version i+1. */
-export function migrate(db: DatabaseSync, feature: string, steps: readonly string[]): void {
-  try {
-    transaction(db, () => {
-      db.exec('CREATE TABLE IF NOT EXISTS schema_versions (feature TEXT PRIMARY KEY, version INTEGER NOT NULL)');
-      const row = db.prepare('SELECT version FROM schema_versions WHERE feature = ?').get(feature) as { version: number } | undefined;
-      const current = row?.version ?? 0;
-      if (current > steps.length) {
-        throw new StoreError('MIGRATION_FAILED', `store schema for ${feature} is version ${current}, newer than this mailanchor (${steps.length})`, { feature });
-      }
-      for (let v = current; v < steps.length; v++) db.exec(steps[v]!);
-      db.prepare('INSERT INTO schema_versions (feature, version) VALUES (?, ?) ON CONFLICT(feature) DO UPDATE SET version = excluded.version').run(feature, steps.length);
-    });
-  } catch (err) {
-    if (err instanceof StoreError) throw err;
-    throw new StoreError('MIGRATION_FAILED', `cannot migrate ${feature} tables: ${(err as Error).message}`, { feature }, { cause: err });
-  }
+function isSqliteError(err: unknown): boolean {
+  return typeof (err as { errcode?: unknown })?.errcode === 'number' || (err as { code?: unknown })?.code === 'ERR_SQLITE_ERROR';
+}
+
+export function writeFailed(err: unknown): StoreError {
+  const d = sqliteDetail(err);
+  return new StoreError('WRITE_FAILED', `store write failed: ${d.message}`, { ...(d.errcode !== undefined ? { errcode: d.errcode } : {}), ...(d.errstr ? { errstr: d.errstr } : {}) }, { cause: err });
 }
