@@ -234,14 +234,14 @@ function siteFrom(config: Config, values: { host?: string | undefined; port?: st
     port,
     proto: values.proto ? protoOf(values.proto) : (configured?.proto ?? 'tcp'),
     zone: values.zone ?? configured?.zone,
-    certFiles: configured?.certFiles ?? [],
-    nextFiles: configured?.nextFiles ?? [],
+    cert_files: configured?.cert_files ?? [],
+    next_files: configured?.next_files ?? [],
     records: configured?.records ?? 'smtp',
     authoritative: values.auth && values.auth.length > 0 ? values.auth.map(parseDnsServer) : (configured?.authoritative ?? []),
     ttl: ttl !== undefined ? ttl * 1000 : (configured?.ttl ?? 3_600_000),
   };
   const owner = tlsaOwner(site.host, site.port, site.proto);
-  return { site, owner, zone: siteZone(site), stateFile: values.state ?? stateFileFor(config.dane.stateDir, owner), servers: site.authoritative, now: nowOf(values.now) };
+  return { site, owner, zone: siteZone(site), stateFile: values.state ?? stateFileFor(config.dane.state_dir, owner), servers: site.authoritative, now: nowOf(values.now) };
 }
 
 function observerFor(config: Config, servers: readonly DnsServer[], zone: string) {
@@ -255,8 +255,8 @@ async function runRollover(argv: readonly string[], io: CliIo): Promise<number> 
   const { values, positionals } = parseArgs({ args: [...argv], allowPositionals: true, options: { ...COMMON, ...SITE_OPTIONS, next: { type: 'string', multiple: true }, format: { type: 'string' } } });
   const { config } = await loadConfig(values.config);
   const f = siteFrom(config, values);
-  const current = positionals.length > 0 ? positionals : f.site.certFiles;
-  const nextFiles = values.next ?? f.site.nextFiles;
+  const current = positionals.length > 0 ? positionals : f.site.cert_files;
+  const nextFiles = values.next ?? f.site.next_files;
   if (current.length === 0) throw new UsageError('give the current certificate chain file(s)');
   const toRecords = async (files: readonly string[]): Promise<Tlsa[]> => {
     const out: Tlsa[] = [];
@@ -335,8 +335,8 @@ async function runSidecarCommand(argv: readonly string[], io: CliIo): Promise<nu
   const deps = {
     publisher,
     observe: (site: DaneSiteConfig, owner: string) => observerFor(config, site.authoritative, siteZone(site))(owner),
-    loadState: (owner: string) => loadRolloverState(stateFileFor(config.dane.stateDir, owner), owner),
-    saveState: (state: Parameters<typeof saveRolloverState>[1]) => saveRolloverState(stateFileFor(config.dane.stateDir, state.owner), state),
+    loadState: (owner: string) => loadRolloverState(stateFileFor(config.dane.state_dir, owner), owner),
+    saveState: (state: Parameters<typeof saveRolloverState>[1]) => saveRolloverState(stateFileFor(config.dane.state_dir, state.owner), state),
     now: Date.now,
     logger,
   };

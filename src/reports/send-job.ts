@@ -83,7 +83,7 @@ function plan(report: AggregateReport, config: ReportsConfig): PlannedReport {
     uniqueId,
   };
   const reportId = reportIdOf(identity);
-  const xml = renderReportXml(report, { orgName: config.orgName, email: config.email, extraContactInfo: config.extraContactInfo, reportId, generator: GENERATOR });
+  const xml = renderReportXml(report, { orgName: config.org_name, email: config.email, extraContactInfo: config.extra_contact_info, reportId, generator: GENERATOR });
   const deliveries: PlannedReport['deliveries'] = [];
   const seen = new Set<string>();
   for (const uri of report.policy.rua) {
@@ -161,7 +161,7 @@ async function check(
       note += `, redirected to ${o.address}`;
     }
   }
-  if (size > deps.config.maxMessageSize) return { kind: 'skip', reason: `report message is ${size} bytes, above reports.maxMessageSize ${deps.config.maxMessageSize}` };
+  if (size > deps.config.max_message_size) return { kind: 'skip', reason: `report message is ${size} bytes, above reports.max_message_size ${deps.config.max_message_size}` };
   if (maxSize !== undefined && size > maxSize) return { kind: 'skip', reason: `report message is ${size} bytes, above the destination's limit of ${maxSize} (${dest.uri})` };
   return { kind: 'ok', to, note };
 }
@@ -196,7 +196,7 @@ export async function deliverReports(deps: SendJobDeps, planned: readonly Planne
       continue;
     }
     const identity = identityOf(w.report);
-    const message = (to: string) => buildReportMessage({ identity, from: config.email, to: [to], gz, now: deps.now(), orgName: config.orgName });
+    const message = (to: string) => buildReportMessage({ identity, from: config.email, to: [to], gz, now: deps.now(), orgName: config.org_name });
     const size = message(dest.address).length;
     const verdict = await check(deps, w.report, dest, size, suppressions);
     if (verdict.kind === 'skip') {
@@ -225,7 +225,7 @@ export async function deliverReports(deps: SendJobDeps, planned: readonly Planne
       events.push({ kind: 'deferred', reportId: rid, address: w.address, reason });
       if (err instanceof ReportError && err.code === 'DELIVERY_PERMANENT') {
         const n = recordBounce(db, w.address, deps.now(), reason);
-        if (n >= config.bounceLimit) {
+        if (n >= config.bounce_limit) {
           addSuppression(db, w.address, `rejected ${n} times; last: ${reason}`, deps.now());
           suppressions.push(w.address);
           markSkipped(db, rid, w.address, deps.now(), `suppressed after ${n} rejections: ${reason}`);
@@ -251,10 +251,10 @@ export async function runSendJob(deps: SendJobDeps): Promise<SendEvent[]> {
   // Pruning runs even with reports disabled, so the evaluation log stays bounded.
   if (!deps.dryRun) {
     const now = deps.now();
-    const evaluations = pruneEvaluations(deps.db, now - deps.config.keepEvaluations);
+    const evaluations = pruneEvaluations(deps.db, now - deps.config.keep_evaluations);
     // Reports are the per-domain cursor; keep them at least as long as evaluations (+ a
     // period) so a pruned report can never let its evaluations be reported again.
-    const keep = Math.max(deps.config.keepReports, deps.config.keepEvaluations + 8 * 86_400_000);
+    const keep = Math.max(deps.config.keep_reports, deps.config.keep_evaluations + 8 * 86_400_000);
     const reports = pruneReports(deps.db, now - keep);
     if (evaluations || reports) events.push({ kind: 'pruned', evaluations, reports });
   }

@@ -24,7 +24,7 @@ test.before(async () => {
   cfg = join(dir, 'mailanchor.yml');
   await writeFile(
     cfg,
-    `store:\n  path: ${join(dir, 'state', 'mailanchor.db')}\ndns:\n  servers: [127.0.0.1]\nreports:\n  orgName: Anchor CLI\n  email: dmarc-reports@anchor.test\n  submitter: anchor.test\n  transport: smtp\n  smtp:\n    host: 127.0.0.1:${sink.port}\n    helo: anchor.test\n    timeout: 5s\n`,
+    `store:\n  path: ${join(dir, 'state', 'mailanchor.db')}\ndns:\n  servers: [127.0.0.1]\nreports:\n  org_name: Anchor CLI\n  email: dmarc-reports@anchor.test\n  submitter: anchor.test\n  transport: smtp\n  smtp:\n    host: 127.0.0.1:${sink.port}\n    helo: anchor.test\n    timeout: 5s\n`,
   );
   const db = openDatabase(join(dir, 'state', 'mailanchor.db'));
   migrateEvaluations(db);

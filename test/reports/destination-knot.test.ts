@@ -72,7 +72,7 @@ it('the job: authorised destinations are sent, the unauthorised one is skipped w
   migrateEvaluations(db);
   const rua = ['mailto:dmarc@traxotic.test', 'mailto:dmarc@nobody.test', 'mailto:postmaster@baaten.test', 'mailto:dmarc@redirect.test'];
   recordEvaluation(db, evaluation({ domain: 'baaten.test', policy: policy('baaten.test', { rua, p: 'quarantine' }) }));
-  const config = reportsSection({ orgName: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
+  const config = reportsSection({ org_name: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
   const transport = smtpTransport({ host: '127.0.0.1', port: sink!.port, helo: 'anchor.test', timeoutMs: 5000 });
   const events = await runSendJob({ db, config, dns: createResolver({ servers: [knot!.server] }), transport, now: () => T0 + DAY });
   t.log(events.map((e) => JSON.stringify(e)).join('\n'));
@@ -92,7 +92,7 @@ it('DNS down: the external destination is deferred, not skipped, and nothing is 
   const db = openDatabase(join(dir, 'store-down.db'));
   migrateEvaluations(db);
   recordEvaluation(db, evaluation({ domain: 'baaten.test', policy: policy('baaten.test', { rua: ['mailto:dmarc@traxotic.test'] }) }));
-  const config = reportsSection({ orgName: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
+  const config = reportsSection({ org_name: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
   const dead = createResolver({ servers: [{ host: '127.0.0.1', port: await freePort() }], timeoutMs: 300, attempts: 1 });
   const transport = smtpTransport({ host: '127.0.0.1', port: sink!.port, helo: 'anchor.test', timeoutMs: 5000 });
   const before = (await sink!.messages()).length;

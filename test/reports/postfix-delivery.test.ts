@@ -47,7 +47,7 @@ it('a report goes through Postfix sendmail to the relay with the right headers a
   migrateEvaluations(db);
   recordEvaluation(db, evaluation());
   recordEvaluation(db, spoofed());
-  const config = reportsSection({ orgName: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
+  const config = reportsSection({ org_name: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
   const transport = sendmailTransport('/usr/sbin/sendmail', postfix!.sendmailArgs);
   const events = await runSendJob({ db, config, dns: fakeLookup({}), transport, now: () => T0 + DAY });
   t.deepEqual(events.map((e) => e.kind), ['generated', 'sent']);
