@@ -14,9 +14,9 @@
 import { parseArgs } from 'node:util';
 import { createPublicKey, createPrivateKey, type X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createLogger, format, transports } from 'winston';
 import type { CliCommand, CliIo } from './io.ts';
 import { loadConfig } from '../config/load.ts';
+import { createLogger } from '../log/logger.ts';
 import type { Config } from '../config/sections.ts';
 import { parseDnsServer, resolverOptions } from '../dns/config.ts';
 import { createResolver } from '../dns/resolver.ts';
@@ -316,7 +316,7 @@ async function runDeployCheck(argv: readonly string[], io: CliIo): Promise<numbe
 async function runSidecarCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({ args: [...argv], options: { config: { type: 'string' }, once: { type: 'boolean' }, publisher: { type: 'string' }, server: { type: 'string' }, tsig: { type: 'string' }, fragment: { type: 'string' }, reload: { type: 'string' }, hook: { type: 'string' } } });
   const { config } = await loadConfig(values.config);
-  const logger = createLogger({ level: 'info', format: format.combine(format.timestamp(), format.json()), transports: [new transports.Stream({ stream: io.stderr })] });
+  const logger = createLogger(config.log, io.stderr);
   let publisher: TlsaPublisher;
   if (values.publisher === 'rfc2136') {
     if (!values.server) throw new UsageError('--publisher rfc2136 needs --server HOST[:PORT] (the primary)');
