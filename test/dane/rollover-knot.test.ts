@@ -145,13 +145,13 @@ it('sidecar step: publishes current + next via RFC 2136, never reports deploy-sa
 it('deploy-check: a silent nameserver means "not safe" (1); an unreadable certificate means "cannot tell" (2)', async (t) => {
   const fast = join(pki.dir, 'fast.yml');
   writeFileSync(fast, 'dane:\n  timeout: 300ms\n');
-  lagging!.freeze();
+  await lagging!.freeze();
   try {
     const r = await cli(['--deploy-check', current.chain, '--host', 'mx.roll.test', '--zone', 'roll.test', ...auth(), '--ttl', String(TTL), '--state', join(pki.dir, 'state2.json'), '--now', iso(T0), '--config', fast]);
     t.is(r.code, 1, r.err);
     t.regex(r.err, /not serving/);
   } finally {
-    lagging!.thaw();
+    await lagging!.thaw();
   }
   const bad = await cli(['--deploy-check', join(pki.dir, 'nope.pem'), '--host', 'mx.roll.test', '--zone', 'roll.test', ...auth(), '--state', join(pki.dir, 'state3.json'), '--config', config]);
   t.is(bad.code, 2);

@@ -197,7 +197,7 @@ it('several From authors with multiple_from = accept: dmarc=permerror in the hea
 it('DNS down with on_temperror = accept: spf, dkim and dmarc say temperror in the header; the mail goes on', async (t) => {
   const accepting = await startWith({ on_temperror: 'accept', iprev: false });
   const signed = await dkimsign(base('alice@edge.test'), 'edge.test', key);
-  knot.freeze();
+  await knot.freeze();
   try {
     const r = await deliver(signed, 'alice@edge.test', accepting);
     t.is(r.reply?.kind, 'continue');
@@ -205,7 +205,7 @@ it('DNS down with on_temperror = accept: spf, dkim and dmarc say temperror in th
     t.regex(r.ar, /spf=temperror/);
     t.regex(r.ar, /dmarc=temperror/);
   } finally {
-    knot.thaw();
+    await knot.thaw();
     await accepting.close({ drainMs: 100 });
   }
 });
