@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and benchmarks use: real Postfix, Knot DNS,
 # Unbound and the independent oracles (miltertest, python3-dkim, OpenDKIM, hash-slinger,
-# xmllint, Chromium). Idempotent; safe to run on a developer machine as root.
+# xmllint, Chromium), and for the deployment test Dovecot (SASL for the submission
+# service) and swaks' TLS (libnet-ssleay-perl). Idempotent; safe to run on a developer
+# machine as root.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(
-  postfix swaks
+  postfix swaks libnet-ssleay-perl dovecot-core
   knot knot-dnsutils unbound ldnsutils
   miltertest python3-dkim opendkim opendkim-tools opendmarc rspamd
   hash-slinger libxml2-utils chromium openssl systemd
