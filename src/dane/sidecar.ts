@@ -60,7 +60,7 @@ export async function syncSite(site: DaneSiteConfig, deps: SidecarDeps): Promise
   }
   if (inService.length === 0) {
     log.error('no certificate files configured for this site; nothing published');
-    return { ok: false, owner, error: 'no certFiles' };
+    return { ok: false, owner, error: 'no cert_files' };
   }
   const state = await deps.loadState(owner);
   let observations: TlsaObservation[];
