@@ -49,7 +49,7 @@ const ports = (db: Store) => ({ evaluations: db.evaluations, ledger: db.ledger }
 function config(over: Record<string, unknown> = {}): ReportsConfig {
   const issues: { path: string; message: string }[] = [];
   // settle 0: these runs come right at the period end (the fleet test covers the settle time).
-  const c = reportsSection({ settle: '0s', orgName: 'Anchor Test', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test', ...over }, 'reports', issues);
+  const c = reportsSection({ settle: '0s', org_name: 'Anchor Test', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test', ...over }, 'reports', issues);
   if (issues.length) throw new Error(JSON.stringify(issues));
   return c;
 }
@@ -125,7 +125,7 @@ it('a sendmail program: exit 0 is accepted; EX_TEMPFAIL defers; EX_NOUSER counts
   writeFileSync(prog, `#!/bin/sh\necho "$@" >> ${log}\ncat > /dev/null\nexit $(cat ${dir}/exit-code)\n`);
   chmodSync(prog, 0o755);
   const transport = sendmailTransport(prog, ['-C', '/etc/postfix-test']);
-  const c = config({ bounceLimit: 2 });
+  const c = config({ bounce_limit: 2 });
   let now = T0 + DAY;
   writeFileSync(join(dir, 'exit-code'), '75');
   t.deepEqual(kinds(await runSendJob({ ...ports(db), config: c, dns, transport, now: () => now })), ['generated', 'deferred']);
