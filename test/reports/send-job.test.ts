@@ -169,7 +169,7 @@ it('a half-written store row is named and kept; the rest is reported; old evalua
   t.deepEqual(kinds(ev), ['bad-row', 'bad-row', 'generated', 'sent']);
   t.regex((ev[0] as { reason: string }).reason, /JSON/);
   t.is((await db.evaluations.summary()).count, 3, 'nothing lost');
-  const later = await runSendJob({ ...ports(db), config: config({ keepEvaluations: '2d' }), dns, transport, now: () => T0 + 5 * DAY });
+  const later = await runSendJob({ ...ports(db), config: config({ keep_evaluations: '2d' }), dns, transport, now: () => T0 + 5 * DAY });
   t.like(later.find((e) => e.kind === 'pruned'), { evaluations: 3 });
   await db.close();
 });
@@ -201,7 +201,7 @@ it('reports disabled: nothing generated or sent, but old evaluations are still p
   const transport = smtpTransport({ host: '127.0.0.1', port: await freePort(), helo: 'x', timeoutMs: 1000 });
   t.deepEqual(await runSendJob({ ...ports(db), config: config({ enabled: false }), dns, transport, now: () => T0 + DAY }), []);
   t.is((await db.ledger.listReports()).length, 0);
-  const later = await runSendJob({ ...ports(db), config: config({ enabled: false, keepEvaluations: '1d' }), dns, transport, now: () => T0 + 3 * DAY });
+  const later = await runSendJob({ ...ports(db), config: config({ enabled: false, keep_evaluations: '1d' }), dns, transport, now: () => T0 + 3 * DAY });
   t.deepEqual(later, [{ kind: 'pruned', evaluations: 1, reports: 0 }]);
   await db.close();
 });
