@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { BodyHashSet } from '../src/auth/dkim/body-hash.ts';
 import { KeyParseCache } from '../src/auth/dkim/key-lookup.ts';
 import { DkimVerifier } from '../src/auth/dkim/verify.ts';
-import { mailauthResolver } from '../src/dns/mailauth-resolver.ts';
+import { mailauthResolver } from '../test/support/mailauth-resolver.ts';
 import type { HeaderField } from '../src/mail/header.ts';
 import { fakeLookup, type FakeName } from '../test/support/fake-dns.ts';
 import { buildCorpus, dkimTxt, ED_SELECTOR, RSA_SELECTOR, type BenchMessage } from './corpus.ts';

@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { readPaths } from '../src/reports/read/reader.ts';
-import { readDefaults } from '../src/reports/received/config.ts';
+import { readDefaults, readLimits } from '../src/reports/received/config.ts';
 import { pageConsumer, storeConsumer } from '../src/reports/received/consumers.ts';
 import { PageBuilder } from '../src/reports/received/page-model.ts';
 import { decodeConfig } from '../src/config/load.ts';
@@ -24,7 +24,7 @@ let reports = 0;
 let rows = 0;
 let messages = 0;
 let skipped = 0;
-for await (const o of readPaths(positionals, readDefaults(), consumer)) {
+for await (const o of readPaths(positionals, readLimits(readDefaults()), consumer)) {
   if (o.status === 'skipped') {
     skipped++;
     process.stderr.write(`skipped ${o.source}: ${o.reason}\n`);

@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import * as dnsPacket from 'dns-packet';
 import { budgetedLookup } from '../src/auth/dns-budget.ts';
 import { checkSpf } from '../src/auth/spf/check.ts';
-import { mailauthResolver } from '../src/dns/mailauth-resolver.ts';
+import { mailauthResolver } from '../test/support/mailauth-resolver.ts';
 import { createResolver } from '../src/dns/resolver.ts';
 import type { DnsTransport } from '../src/dns/transport.ts';
 

@@ -12,7 +12,8 @@ import type { SigningKeySource } from '../keys/signing-keys.ts';
 import type { ConnectInfo, FilterFactory, FilterRequirements, MilterFilter, SessionContext, Stage, Verdict } from '../milter/filter.ts';
 import { createInboundFilterFactory } from '../inbound/filter.ts';
 import { createOutboundFilterFactory } from '../outbound/filter.ts';
-import { trustOf, type TrustInput } from '../outbound/trust.ts';
+import { compileNetworks } from '../policy/networks.ts';
+import { decideTrust, type TrustPolicy } from '../policy/trust.ts';
 
 /** Everything a filter needs from the running process; built once by `mailanchor milter`. */
 export interface MailFilterDeps {
@@ -84,9 +85,9 @@ export function routeMail(inbound: FilterFactory, outbound: FilterFactory, isOut
 }
 
 export function createMailFilterFactory(deps: MailFilterDeps): FilterFactory {
-  const trust = deps.config.outbound;
-  return routeMail(createInboundFilterFactory(deps), createOutboundFilterFactory(deps), (ctx, client) => {
-    const input: TrustInput = { authAuthen: ctx.macros.get('{auth_authen}'), clientIp: client, daemonName: ctx.macros.get('{daemon_name}') };
-    return trustOf(input, trust) !== undefined;
-  });
+  // Compiled once per config: trust is decided once per message, here, and nowhere else.
+  const trust: TrustPolicy = { trustedNetworks: compileNetworks(deps.config.outbound.trusted_networks), trustedDaemons: new Set(deps.config.outbound.trusted_daemons) };
+  return routeMail(createInboundFilterFactory(deps), createOutboundFilterFactory(deps), (ctx, client) =>
+    decideTrust({ authAuthen: ctx.macros.get('{auth_authen}'), clientIp: client, daemonName: ctx.macros.get('{daemon_name}') }, trust).kind === 'ours',
+  );
 }

@@ -25,6 +25,7 @@ import { ReportError } from '../reports/errors.ts';
 import type { ReadLimits } from '../reports/read/limits.ts';
 import { ConsumerFailure, readPaths, type ReadOutcome } from '../reports/read/reader.ts';
 import { assemblePage } from '../reports/received/assemble.ts';
+import { readLimits } from '../reports/received/config.ts';
 import { pageConsumer, storeConsumer, type ImportCounters } from '../reports/received/consumers.ts';
 import { gatherHistory } from '../reports/received/history-facts.ts';
 import type { Page } from '../reports/received/page.ts';
@@ -44,7 +45,7 @@ export const RECEIVED_USAGE = `  read PATH… [--html OUT] [--json OUT] [--no-dn
                                           the page from the history: per domain and day, sources, TLS failures, explanations, next policy step
 `;
 
-const limitsOf = (config: Config): ReadLimits => config.reports.read;
+const limitsOf = (config: Config): ReadLimits => readLimits(config.reports.read);
 
 function dnsFor(config: Config, values: { 'no-dns'?: boolean | undefined; dns?: string | undefined }): DnsLookup | undefined {
   if (values['no-dns']) return undefined;
@@ -158,7 +159,7 @@ export async function importCommand(args: readonly string[], io: CliIo, config: 
       });
       if (r.status === 'busy') io.stdout.write(`${imap.folder}: another run holds the lease on this mailbox (on this host or another); nothing done\n`);
       if (r.status === 'lease-lost') io.stdout.write(`${imap.folder}: the lease on this mailbox expired and another run took it; stopped\n`);
-      if (r.status !== 'busy') io.stdout.write(`${imap.folder}: ${r.messages} message(s), ${r.processed} to ${imap.processedFolder}, ${r.failed} to ${imap.failedFolder}${r.left ? `, ${r.left} left for the next run` : ''}\n`);
+      if (r.status !== 'busy') io.stdout.write(`${imap.folder}: ${r.messages} message(s), ${r.processed} to ${imap.processed_folder}, ${r.failed} to ${imap.failed_folder}${r.left ? `, ${r.left} left for the next run` : ''}\n`);
     }
     const now = Date.now();
     const pruned = await store.prune(Math.floor((now - config.reports.import.keep) / 1000), now);

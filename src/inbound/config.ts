@@ -1,5 +1,6 @@
 /** The `inbound:` section; every key documented in mailanchor.example.yml. */
-import { bool, cidr, domain, int, list, object, oneOf, optional, str, withDefault, type Infer } from '../config/schema.ts';
+import { arcSealSection } from '../auth/arc/config.ts';
+import { bool, cidr, domain, duration, int, list, object, oneOf, optional, required, str, withDefault, type Infer } from '../config/schema.ts';
 
 const override = object({
   /** Header-From (author) domains this override covers, subdomains included. */
@@ -45,6 +46,13 @@ export const inboundSection = object({
   /** SPF limits (RFC 7208 §4.6.4). */
   spf_max_lookups: withDefault(int({ min: 1, max: 50 }), () => 10),
   spf_max_void_lookups: withDefault(int({ min: 0, max: 50 }), () => 2),
+  /**
+   * Per-message DNS budget (RFC 7208 §4.6.4: bound the work a check can cause, at least 20 s):
+   * wall-clock time from the first lookup, and lookups (SPF, DKIM keys, DMARC, ARC) per message.
+   * Past either, the checks still waiting end in temperror (never pass, fail or a 5xx).
+   */
+  dns_budget_time: withDefault(duration({ min: 100, max: 10 * 60_000 }), () => 20_000),
+  dns_budget_queries: withDefault(int({ min: 10, max: 10_000 }), () => 200),
   /** Smallest DKIM/ARC key accepted (RFC 8301: 1024). */
   min_key_bits: withDefault(int({ min: 512, max: 4096 }), () => 1024),
   iprev: withDefault(bool(), () => true),
@@ -52,6 +60,14 @@ export const inboundSection = object({
   /** Record each DMARC evaluation in the store for aggregate reports. */
   record_evaluations: withDefault(bool(), () => true),
   overrides: withDefault(list(override), () => []),
+  /**
+   * ARC sealers whose passing chain lowers a DMARC failure (RFC 8617 §7.2): the forwarders and
+   * mailing lists you trust to have checked the mail before they changed it. The newest seal
+   * counts; `action` is the most the failure then gets (none = deliver, quarantine).
+   */
+  trusted_arc_sealers: withDefault(list(object({ domain: required(domain()), action: withDefault(oneOf(['none', 'quarantine'] as const), () => 'none' as const) })), () => []),
+  /** ARC sealing of mail we forward (src/auth/arc/config.ts). Off by default. */
+  arc_seal: withDefault(arcSealSection, () => arcSealSection({}, 'inbound.arc_seal', [])),
 });
 
 export type InboundConfig = Infer<typeof inboundSection>;

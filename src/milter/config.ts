@@ -20,7 +20,7 @@ export const milterSection = object({
   log_protocol: withDefault(bool(), () => false),
   /**
    * Worker processes sharing the listening sockets (node:cluster). One process uses one core
-   * for mailauth's JavaScript; set this to the number of cores on a busy MX. Each worker has
+   * for the authentication engine; set this to the number of cores on a busy MX. Each worker has
    * its own DNS cache and at most max_sessions connections.
    */
   workers: withDefault(int({ min: 1, max: 64 }), () => 1),

@@ -104,7 +104,7 @@ it('two hosts import from one mailbox at once into one PostgreSQL: each report s
   const cfg = join(dir, 'mailanchor.yml');
   await writeFile(
     cfg,
-    `reports:\n  domains: [example.test]\n  import:\n    imap:\n      host: 127.0.0.1:${imap!.port}\n      tls: none\n      user: dmarc\n      passwordFile: ${join(dir, 'imap-password')}\n      timeout: 30s\n`,
+    `reports:\n  domains: [example.test]\n  import:\n    imap:\n      host: 127.0.0.1:${imap!.port}\n      tls: none\n      user: dmarc\n      password_file: ${join(dir, 'imap-password')}\n      timeout: 30s\n`,
   );
   const [a, b] = await Promise.all([cli(['report', 'import', '--config', cfg, '--store', url]), cli(['report', 'import', '--config', cfg, '--store', url])]);
   t.is(a.code, 0, a.out + a.err);

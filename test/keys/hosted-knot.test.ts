@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BodyHasher, signMessage } from '../../src/auth/dkim/sign.ts';
 import { queryServer } from '../../src/dns/client.ts';
-import { mailauthResolver } from '../../src/dns/mailauth-resolver.ts';
+import { mailauthResolver } from '../support/mailauth-resolver.ts';
 import { createResolver } from '../../src/dns/resolver.ts';
 import { parseTsigKey } from '../../src/dns/tsig.ts';
 import { domainDefaults, type DomainKeysConfig } from '../../src/keys/config.ts';

@@ -11,7 +11,7 @@ import { headerHashInput, selectSignedFields } from '../../src/auth/dkim/header-
 import { KeyParseCache } from '../../src/auth/dkim/key-lookup.ts';
 import { DkimVerifier } from '../../src/auth/dkim/verify.ts';
 import type { DkimSignatureCheck } from '../../src/auth/results.ts';
-import { mailauthResolver } from '../../src/dns/mailauth-resolver.ts';
+import { mailauthResolver } from './mailauth-resolver.ts';
 import type { DnsLookup } from '../../src/dns/types.ts';
 import type { HeaderField } from '../../src/mail/header.ts';
 import { splitMessage } from './raw-message.ts';

@@ -96,6 +96,16 @@ export class DkimVerifier {
     this.#o = options;
   }
 
+  /** d= of the signatures parsed at `start`: DMARC prefetches their organizational domains. */
+  get signingDomains(): string[] {
+    const out = new Set<string>();
+    for (const e of this.#entries) {
+      const d = e.signature?.domain ?? e.early?.domain;
+      if (d) out.add(d);
+    }
+    return [...out];
+  }
+
   /** DKIM-Signature fields beyond `maxSignatures`, not verified (known after `start`). */
   get skipped(): number {
     return this.#skipped;

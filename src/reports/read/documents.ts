@@ -128,7 +128,7 @@ async function* fromMbox(source: string, chunks: AsyncIterable<Uint8Array>, ctx:
     for (const m of items) {
       const label = `${source}#${m.index}`;
       if ('tooLarge' in m) {
-        yield { failure: { source: label, error: new ReportError('TOO_LARGE', `${label}: message of ${m.tooLarge} bytes or more, above reports.read.maxMessageSize (${ctx.limits.maxMessageSize})`) } };
+        yield { failure: { source: label, error: new ReportError('TOO_LARGE', `${label}: message of ${m.tooLarge} bytes or more, above reports.read.max_message_size (${ctx.limits.maxMessageSize})`) } };
         continue;
       }
       yield* isolated(label, fromMail(label, m.message, ctx, depth + 1, warnings.child()));
@@ -151,7 +151,7 @@ async function* isolated(source: string, items: AsyncGenerator<DocumentItem>): A
 export async function* documentsOfFile(path: string, size: number, limits: ReadLimits): AsyncGenerator<DocumentItem> {
   const ctx: Ctx = { limits, budget: new Budget(limits.maxUncompressedSize) };
   if (size > limits.maxFileSize) {
-    yield { failure: { source: path, error: new ReportError('TOO_LARGE', `${path}: ${size} bytes, above the limit of ${limits.maxFileSize} (reports.read.maxFileSize)`) } };
+    yield { failure: { source: path, error: new ReportError('TOO_LARGE', `${path}: ${size} bytes, above the limit of ${limits.maxFileSize} (reports.read.max_file_size)`) } };
     return;
   }
   const warnings = new Warnings();

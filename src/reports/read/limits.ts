@@ -31,7 +31,7 @@ export class Budget {
 
   spend(bytes: number, what: string): void {
     this.#left -= bytes;
-    if (this.#left < 0) throw new ReportError('TOO_LARGE', `${what}: decompresses to more than ${this.limit} bytes (reports.read.maxUncompressedSize; a zip or gzip bomb?)`);
+    if (this.#left < 0) throw new ReportError('TOO_LARGE', `${what}: decompresses to more than ${this.limit} bytes (reports.read.max_uncompressed_size; a zip or gzip bomb?)`);
   }
 }
 
@@ -46,7 +46,7 @@ export async function collect(chunks: AsyncIterable<Uint8Array>, limit: number, 
   let n = 0;
   for await (const c of chunks) {
     n += c.length;
-    if (n > limit) throw new ReportError('TOO_LARGE', `${what}: more than ${limit} bytes to hold in memory (reports.read.maxMessageSize)`);
+    if (n > limit) throw new ReportError('TOO_LARGE', `${what}: more than ${limit} bytes to hold in memory (reports.read.max_message_size)`);
     parts.push(c);
   }
   return Buffer.concat(parts, n);

@@ -60,7 +60,7 @@ async function* entryBytes(stream: Readable, budget: Budget, what: string): Asyn
 export async function* zipMembers(zip: yauzl.ZipFile, limits: ReadLimits, budget: Budget, label: string): AsyncGenerator<ZipItem> {
   try {
     if (zip.entryCount > limits.maxZipEntries) {
-      throw new ReportError('TOO_LARGE', `${label}: ${zip.entryCount} zip entries, more than the limit of ${limits.maxZipEntries} (reports.read.maxZipEntries)`);
+      throw new ReportError('TOO_LARGE', `${label}: ${zip.entryCount} zip entries, more than the limit of ${limits.maxZipEntries} (reports.read.max_zip_entries)`);
     }
     if (zip.entryCount === 0) throw new ReportError('NOT_A_REPORT', `${label}: empty zip archive`);
     let entries;
@@ -92,7 +92,7 @@ export async function* zipMembers(zip: yauzl.ZipFile, limits: ReadLimits, budget
         continue;
       }
       if (entry.uncompressedSize > budget.left) {
-        yield fail(new ReportError('TOO_LARGE', `${what}: declares ${entry.uncompressedSize} bytes uncompressed, above what is left of the limit (${budget.left} of ${budget.limit} bytes, reports.read.maxUncompressedSize)`));
+        yield fail(new ReportError('TOO_LARGE', `${what}: declares ${entry.uncompressedSize} bytes uncompressed, above what is left of the limit (${budget.left} of ${budget.limit} bytes, reports.read.max_uncompressed_size)`));
         continue;
       }
       let opened = false;

@@ -26,13 +26,13 @@ export async function assemblePage(builder: PageBuilder, o: AssembleOptions): Pr
   let identities = new Map<string, SenderIdentity>();
   let lookedUp = 0;
   let budgetSpent = false;
-  if (o.dns && o.config.ptrLookups > 0) {
-    const r = await resolveSenders(ips, o.dns, { max: o.config.ptrLookups, budgetMs: o.config.dnsBudget });
+  if (o.dns && o.config.ptr_lookups > 0) {
+    const r = await resolveSenders(ips, o.dns, { max: o.config.ptr_lookups, budgetMs: o.config.dns_budget });
     identities = r.identities;
     lookedUp = r.lookedUp;
     budgetSpent = r.budgetSpent;
   }
-  const data = builder.finish(identities, { maxSourcesListed: o.config.maxSourcesListed });
+  const data = builder.finish(identities, { maxSourcesListed: o.config.max_sources_listed });
   const windowDays = o.window ? Math.round((o.window.to - o.window.from) / 86400) : Math.max(1, ...data.domains.map((d) => d.days.length));
   return {
     title: o.title,
@@ -40,7 +40,7 @@ export async function assemblePage(builder: PageBuilder, o: AssembleOptions): Pr
     ...(o.window ? { window: o.window } : {}),
     data,
     explanations: explain(data, o.history),
-    proposals: propose(data, { quarantineAt: o.config.quarantineAt, rejectAt: o.config.rejectAt, minMessages: o.config.minMessages, minDays: o.config.minDays, windowDays }),
+    proposals: propose(data, { quarantineAt: o.config.quarantine_at, rejectAt: o.config.reject_at, minMessages: o.config.min_messages, minDays: o.config.min_days, windowDays }),
     skipped: o.skipped,
     reverseDns: { sources: ips.length, lookedUp, budgetSpent, enabled: o.dns !== undefined },
     read: o.read,

@@ -4,6 +4,7 @@
  * key is documented with its default in mailanchor.example.yml.
  */
 import { duration, hostPort, int, object, oneOf, optional, str, withDefault, type Decoder, type Infer } from '../../config/schema.ts';
+import type { ReadLimits } from '../read/limits.ts';
 
 /** A percentage, 0–100, decimals allowed (`99.5`, `"99.5%"`). */
 const percent = (): Decoder<number> => (v, path, issues) => {
@@ -19,13 +20,13 @@ const MiB = 1024 * 1024;
 
 export const readSection = object({
   /** Largest input file, bytes (read as a stream: this bounds time, not memory). */
-  maxFileSize: withDefault(int({ min: 1024 }), 512 * MiB),
+  max_file_size: withDefault(int({ min: 1024 }), 512 * MiB),
   /** Total decompressed from one input file, all nesting levels: zip and gzip bombs stop here. */
-  maxUncompressedSize: withDefault(int({ min: 1024 }), 512 * MiB),
+  max_uncompressed_size: withDefault(int({ min: 1024 }), 512 * MiB),
   /** What is held in memory at once: a mail or mbox message, an archive inside another, a TLS report. */
-  maxMessageSize: withDefault(int({ min: 1024 }), 64 * MiB),
+  max_message_size: withDefault(int({ min: 1024 }), 64 * MiB),
   /** Most entries in one zip archive. */
-  maxZipEntries: withDefault(int({ min: 1 }), 100),
+  max_zip_entries: withDefault(int({ min: 1 }), 100),
 });
 
 export const imapSection = object({
@@ -34,18 +35,18 @@ export const imapSection = object({
   /** `implicit` (IMAPS, port 993), `starttls`, or `none` — allowed only for a loopback host. */
   tls: withDefault(oneOf(['implicit', 'starttls', 'none'] as const), 'implicit'),
   /** A PEM file of CA certificates to trust instead of the system's (a private CA). */
-  caFile: optional(str()),
+  ca_file: optional(str()),
   user: withDefault(str(), 'dmarc-reports'),
   /** File holding the password (first line); relative to $CREDENTIALS_DIRECTORY when that is set (systemd LoadCredential=). */
-  passwordFile: withDefault(str(), 'imap-password'),
+  password_file: withDefault(str(), 'imap-password'),
   /** Where reports arrive. */
   folder: withDefault(str(), 'INBOX'),
   /** Imported (or already known) reports are moved here; created when missing. */
-  processedFolder: withDefault(str(), 'Reports/Processed'),
+  processed_folder: withDefault(str(), 'Reports/Processed'),
   /** Mail without a report we could use (not a report, unreadable, not our domain, too large) is moved here, so it is not read again every run. */
-  failedFolder: withDefault(str(), 'Reports/Unused'),
+  failed_folder: withDefault(str(), 'Reports/Unused'),
   /** Most messages handled in one run; the rest wait for the next. */
-  maxMessages: withDefault(int({ min: 1, max: 100_000 }), 2000),
+  max_messages: withDefault(int({ min: 1, max: 100_000 }), 2000),
   /** Connection and command inactivity timeout. */
   timeout: withDefault(duration({ min: 1000, max: 600_000 }), 60_000),
 });
@@ -61,19 +62,19 @@ export const pageSection = object({
   /** The period `report page` shows and explains, ending now. */
   window: withDefault(duration({ min: 86_400_000, max: 400 * 86_400_000 }), 30 * 86_400_000),
   /** Most source addresses resolved (PTR, forward-confirmed) per page; the busiest first. */
-  ptrLookups: withDefault(int({ min: 0, max: 100_000 }), 500),
+  ptr_lookups: withDefault(int({ min: 0, max: 100_000 }), 500),
   /** All reverse lookups of one page together stop after this. */
-  dnsBudget: withDefault(duration({ min: 1000, max: 600_000 }), 60_000),
+  dns_budget: withDefault(duration({ min: 1000, max: 600_000 }), 60_000),
   /** Most source rows listed per domain in the HTML page (the rest are counted, and all are in --json). */
-  maxSourcesListed: withDefault(int({ min: 10, max: 100_000 }), 2000),
+  max_sources_listed: withDefault(int({ min: 10, max: 100_000 }), 2000),
   /** Propose p=none → quarantine when at least this share of messages passed DMARC. */
-  quarantineAt: withDefault(percent(), 98),
+  quarantine_at: withDefault(percent(), 98),
   /** Propose quarantine → reject when at least this share passed. */
-  rejectAt: withDefault(percent(), 99.5),
+  reject_at: withDefault(percent(), 99.5),
   /** No policy step is proposed on less evidence than this many messages … */
-  minMessages: withDefault(int({ min: 1 }), 1000),
+  min_messages: withDefault(int({ min: 1 }), 1000),
   /** … or on fewer days with reports in the window. */
-  minDays: withDefault(int({ min: 1, max: 400 }), 14),
+  min_days: withDefault(int({ min: 1, max: 400 }), 14),
 });
 
 export type ReadConfig = Infer<typeof readSection>;
@@ -82,5 +83,8 @@ export type ImportConfig = Infer<typeof importSection>;
 export type PageConfig = Infer<typeof pageSection>;
 
 export const readDefaults = (): ReadConfig => readSection({}, 'reports.read', []);
+
+/** The reader's bounds from `reports.read`. */
+export const readLimits = (c: ReadConfig): ReadLimits => ({ maxFileSize: c.max_file_size, maxUncompressedSize: c.max_uncompressed_size, maxMessageSize: c.max_message_size, maxZipEntries: c.max_zip_entries });
 export const importDefaults = (): ImportConfig => importSection({}, 'reports.import', []);
 export const pageDefaults = (): PageConfig => pageSection({}, 'reports.page', []);

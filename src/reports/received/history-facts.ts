@@ -27,12 +27,12 @@ export async function gatherHistory(keyStore: KeyStore | undefined, dane: DaneCo
   for (const site of dane.sites) {
     const owner = `_${site.port}._${site.proto}.${site.host}`;
     try {
-      const state = await loadRolloverState(stateFileFor(dane.stateDir, owner), owner);
+      const state = await loadRolloverState(stateFileFor(dane.state_dir, owner), owner);
       for (const [record, since] of Object.entries(state.everywhereSince)) tlsa.push({ owner, record, servedEverywhereSince: since });
     } catch (err) {
       notes.push(`TLSA rollover state of ${owner} not read: ${(err as Error).message}`);
     }
-    for (const file of site.certFiles) {
+    for (const file of site.cert_files) {
       try {
         const pem = pemBlocks(await readFile(file, 'latin1')).find((b) => b.label === 'CERTIFICATE');
         if (!pem) continue;

@@ -57,8 +57,8 @@ export interface ImapImportResult {
 const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 
 export async function readPassword(cfg: ImapConfig, env: NodeJS.ProcessEnv): Promise<string> {
-  const file = isAbsolute(cfg.passwordFile) ? cfg.passwordFile : env.CREDENTIALS_DIRECTORY ? join(env.CREDENTIALS_DIRECTORY, cfg.passwordFile) : undefined;
-  if (!file) throw new ReportError('MAILBOX', `reports.import.imap.passwordFile "${cfg.passwordFile}" is relative and $CREDENTIALS_DIRECTORY is not set (systemd LoadCredential=); give an absolute path`);
+  const file = isAbsolute(cfg.password_file) ? cfg.password_file : env.CREDENTIALS_DIRECTORY ? join(env.CREDENTIALS_DIRECTORY, cfg.password_file) : undefined;
+  if (!file) throw new ReportError('MAILBOX', `reports.import.imap.password_file "${cfg.password_file}" is relative and $CREDENTIALS_DIRECTORY is not set (systemd LoadCredential=); give an absolute path`);
   try {
     const first = (await readFile(file, 'utf8')).split(/\r?\n/)[0] ?? '';
     if (!first) throw new Error('empty');
@@ -89,7 +89,7 @@ export async function importFromImap(cfg: ImapConfig, deps: ImapImportDeps): Pro
 
 async function importHoldingLease(cfg: ImapConfig, deps: ImapImportDeps, lease: string): Promise<ImapImportResult> {
   const pass = await readPassword(cfg, deps.env);
-  const ca = cfg.caFile ? await readFile(cfg.caFile).catch((err: Error) => Promise.reject(mailboxError(`reports.import.imap.caFile ${cfg.caFile}`, err))) : undefined;
+  const ca = cfg.ca_file ? await readFile(cfg.ca_file).catch((err: Error) => Promise.reject(mailboxError(`reports.import.imap.ca_file ${cfg.ca_file}`, err))) : undefined;
   const client = new ImapFlow({
     host: cfg.host.host,
     port: cfg.host.port,
@@ -118,15 +118,15 @@ async function importHoldingLease(cfg: ImapConfig, deps: ImapImportDeps, lease: 
   let status: ImapImportResult['status'] = 'done';
   try {
     const existing = new Set((await client.list()).map((m) => m.path));
-    for (const folder of [cfg.processedFolder, cfg.failedFolder]) {
+    for (const folder of [cfg.processed_folder, cfg.failed_folder]) {
       if (!existing.has(folder)) await client.mailboxCreate(folder).catch((err: unknown) => Promise.reject(mailboxError(`cannot create folder ${folder}`, err)));
     }
     const lock = await client.getMailboxLock(cfg.folder).catch((err: unknown) => Promise.reject(mailboxError(`cannot open folder ${cfg.folder}`, err)));
     try {
       const found = (await client.search({ all: true }, { uid: true })) || [];
       const uids = [...found].sort((a, b) => a - b);
-      left = Math.max(0, uids.length - cfg.maxMessages);
-      const todo = uids.slice(0, cfg.maxMessages);
+      left = Math.max(0, uids.length - cfg.max_messages);
+      const todo = uids.slice(0, cfg.max_messages);
       for (const [i, uid] of todo.entries()) {
         // Expired and taken by another run (this one stalled): stop before touching another message.
         if (!(await deps.lease.renew(lease, deps.holder, deps.now(), LEASE_MS))) {
@@ -141,8 +141,8 @@ async function importHoldingLease(cfg: ImapConfig, deps: ImapImportDeps, lease: 
         let destination: string;
         let why: string;
         if ((head.size ?? 0) > deps.limits.maxMessageSize) {
-          deps.onOutcome({ status: 'skipped', source, code: 'TOO_LARGE', reason: `message of ${head.size} bytes, above reports.read.maxMessageSize (${deps.limits.maxMessageSize})` });
-          destination = cfg.failedFolder;
+          deps.onOutcome({ status: 'skipped', source, code: 'TOO_LARGE', reason: `message of ${head.size} bytes, above reports.read.max_message_size (${deps.limits.maxMessageSize})` });
+          destination = cfg.failed_folder;
           why = 'too large';
         } else {
           const msg = await client.fetchOne(String(uid), { source: true }, { uid: true });
@@ -159,13 +159,13 @@ async function importHoldingLease(cfg: ImapConfig, deps: ImapImportDeps, lease: 
             left++;
             continue;
           }
-          destination = usable ? cfg.processedFolder : cfg.failedFolder;
+          destination = usable ? cfg.processed_folder : cfg.failed_folder;
           why = usable ? 'report stored or already known' : 'no usable report';
         }
         const moved = await client.messageMove(String(uid), destination, { uid: true }).catch((err: unknown) => Promise.reject(mailboxError(`cannot move message ${uid} to ${destination}`, err)));
         if (!moved) throw new ReportError('MAILBOX', `the server did not move message ${uid} to ${destination}`);
         deps.onMove(uid, destination, why);
-        if (destination === cfg.processedFolder) processed++;
+        if (destination === cfg.processed_folder) processed++;
         else failed++;
       }
     } finally {

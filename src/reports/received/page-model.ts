@@ -285,7 +285,7 @@ export class PageBuilder {
     const lookedUp = identities.size > 0;
     const orgOf = (ip: string): { org: string; ptr?: string; identity: SenderIdentity['status'] | 'not-looked-up' } => {
       const id = identities.get(ip);
-      if (!id) return { org: lookedUp ? 'not looked up (beyond reports.page.ptrLookups)' : 'reverse DNS not looked up', identity: 'not-looked-up' };
+      if (!id) return { org: lookedUp ? 'not looked up (beyond reports.page.ptr_lookups)' : 'reverse DNS not looked up', identity: 'not-looked-up' };
       if (id.status === 'confirmed') return { org: getDomain(id.name, { allowPrivateDomains: false }) ?? id.name, ptr: id.name, identity: 'confirmed' };
       if (id.status === 'unconfirmed') return { org: 'PTR not forward-confirmed', ptr: id.name, identity: 'unconfirmed' };
       if (id.status === 'no-ptr') return { org: 'no PTR', identity: 'no-ptr' };

@@ -10,7 +10,7 @@ import test from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readPaths, type ReadOutcome, type ReportConsumer } from '../../../src/reports/read/reader.ts';
-import { readDefaults } from '../../../src/reports/received/config.ts';
+import { readDefaults, readLimits } from '../../../src/reports/received/config.ts';
 
 const DIR = process.env.MAILANCHOR_PUBLIC_REPORTS ?? new URL('../../../../shared/suites/dmarc-reports/', import.meta.url).pathname;
 const present = existsSync(DIR);
@@ -18,7 +18,7 @@ if (!present) test.skip(`public report samples not present at ${DIR} (set MAILAN
 else test('public real-world samples: every report read, every refusal the expected one', async (t) => {
   const consumer: ReportConsumer = { dmarc: async () => ({ rows: async () => {}, commit: async () => {}, abort: async () => undefined }), tls: async () => {} };
   const outcomes: ReadOutcome[] = [];
-  for await (const o of readPaths([DIR], readDefaults(), consumer)) outcomes.push(o);
+  for await (const o of readPaths([DIR], readLimits(readDefaults()), consumer)) outcomes.push(o);
   const listFile = join(DIR, 'expected-skips.txt');
   const expected = existsSync(listFile)
     ? readFileSync(listFile, 'utf8').split('\n').filter((l) => l.trim() && !l.startsWith('#')).map((l) => {

@@ -70,7 +70,7 @@ test.before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mailanchor-imap-import-'));
   await writeFile(join(dir, 'imap-password'), 'secret\n', { mode: 0o600 });
   await writeFile(join(dir, 'wrong-password'), 'nope\n', { mode: 0o600 });
-  const yaml = (pw: string) => `store:\n  path: ${join(dir, 'store.db')}\nreports:\n  domains: [example.test]\n  import:\n    imap:\n      host: 127.0.0.1:${imap!.port}\n      tls: none\n      user: dmarc\n      passwordFile: ${join(dir, pw)}\n      timeout: 10s\n`;
+  const yaml = (pw: string) => `store:\n  path: ${join(dir, 'store.db')}\nreports:\n  domains: [example.test]\n  import:\n    imap:\n      host: 127.0.0.1:${imap!.port}\n      tls: none\n      user: dmarc\n      password_file: ${join(dir, pw)}\n      timeout: 10s\n`;
   cfg = join(dir, 'mailanchor.yml');
   await writeFile(cfg, yaml('imap-password'));
   await writeFile(join(dir, 'wrong.yml'), yaml('wrong-password'));
@@ -182,9 +182,9 @@ it('STARTTLS: a certificate we do not trust fails the run (nothing moved, no cle
     await c.connect();
     await c.append('INBOX', reportMail(gzipSync(sample(`${YAHOO}.xml`)), `${YAHOO}.xml.gz`, 'application/gzip', 'Report Domain: example.test Submitter: yahoo.com'));
     await c.logout();
-    const yaml = (tls: string, extra = '') => `store:\n  path: ${join(dir, 'tls-store.db')}\nreports:\n  domains: [example.test]\n  import:\n    imap:\n      host: 127.0.0.1:${secure.port}\n      tls: ${tls}\n${extra}      user: dmarc\n      passwordFile: ${join(dir, 'imap-password')}\n      timeout: 10s\n`;
+    const yaml = (tls: string, extra = '') => `store:\n  path: ${join(dir, 'tls-store.db')}\nreports:\n  domains: [example.test]\n  import:\n    imap:\n      host: 127.0.0.1:${secure.port}\n      tls: ${tls}\n${extra}      user: dmarc\n      password_file: ${join(dir, 'imap-password')}\n      timeout: 10s\n`;
     await writeFile(join(dir, 'untrusted.yml'), yaml('starttls'));
-    await writeFile(join(dir, 'starttls.yml'), yaml('starttls', `      caFile: ${cert}\n`));
+    await writeFile(join(dir, 'starttls.yml'), yaml('starttls', `      ca_file: ${cert}\n`));
     const logins = async () => ((await secure.logs()).match(/imap-login: Info: Login: user=<dmarc>, method=PLAIN, .*\bTLS\b/g) ?? []).length;
     const before = await logins(); // the test's own client, appending the report
     const untrusted = await importRun(join(dir, 'untrusted.yml'));

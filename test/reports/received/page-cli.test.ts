@@ -87,7 +87,7 @@ test.before(async () => {
   mkdirSync(join(dir, 'dane'), { recursive: true });
   await writeFile(stateFileFor(join(dir, 'dane'), owner), JSON.stringify({ owner, everywhereSince: { '3 1 1 bb': (START + 24 * DAY + 5 * 3600) * 1000 }, maxTtlSeen: 300 }));
   cfg = join(dir, 'mailanchor.yml');
-  await writeFile(cfg, `store:\n  path: ${join(dir, 'store.db')}\ndns:\n  servers: [${knot.address}]\ndane:\n  stateDir: ${join(dir, 'dane')}\n  sites:\n    - host: mx.example.test\nreports:\n  domains: [example.test]\n  page:\n    maxSourcesListed: 60\n`);
+  await writeFile(cfg, `store:\n  path: ${join(dir, 'store.db')}\ndns:\n  servers: [${knot.address}]\ndane:\n  state_dir: ${join(dir, 'dane')}\n  sites:\n    - host: mx.example.test\nreports:\n  domains: [example.test]\n  page:\n    max_sources_listed: 60\n`);
 });
 
 test.after.always(async () => {

@@ -77,7 +77,7 @@ test('grouped by the organisation of forward-confirmed PTR names; unconfirmed na
   t.is(org('203.0.113.11'), 'esp.test');
   t.is(org('192.0.2.77'), 'crm.co.uk', 'the public suffix list knows co.uk');
   t.is(org('198.51.100.5'), 'PTR not forward-confirmed');
-  t.is(org('198.51.100.6'), 'not looked up (beyond reports.page.ptrLookups)');
+  t.is(org('198.51.100.6'), 'not looked up (beyond reports.page.ptr_lookups)');
   t.is(d.orgs.find((g) => g.org === 'esp.test')!.sources, 2);
 });
 

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { forgedRemovals } from '../../src/inbound/authentication-results.ts';
+import { forgedRemovals } from '../../src/inbound/forged-results.ts';
 
 const octets = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
 

@@ -1,10 +1,10 @@
 /** The mailauth 7 resolver contract: shapes and error codes (fake lookup), and mailauth itself on our resolver against Knot. */
 import test from 'ava';
 import { authenticate } from 'mailauth';
-import { mailauthResolver, MailauthDnsError } from '../../src/dns/mailauth-resolver.ts';
+import { mailauthResolver, MailauthDnsError } from './mailauth-resolver.ts';
 import { createResolver } from '../../src/dns/resolver.ts';
 import { DnsError, type DnsAnswer, type DnsErrorCode, type DnsLookup, type RRType } from '../../src/dns/types.ts';
-import { knotMissing, startKnot, type KnotServer } from '../support/knot.ts';
+import { knotMissing, startKnot, type KnotServer } from './knot.ts';
 
 function lookupOf(fn: (name: string, type: RRType) => Partial<DnsAnswer> | DnsError): DnsLookup {
   return {

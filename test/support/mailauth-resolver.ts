@@ -1,4 +1,5 @@
 /**
+ * Test and bench only (mailauth is an oracle here, not part of the product).
  * Adapts a `DnsLookup` (our caching resolver) to mailauth 7's resolver contract:
  * `async (name, rrtype) => answer` shaped like `dns.promises.resolve` — TXT → string[][],
  * MX → { exchange, priority }[], A/AAAA/PTR/CNAME/NS → string[] — and errors whose `code`
@@ -8,8 +9,8 @@
  *   DMARC keeps walking the tree);
  * - anything else (ETIMEOUT, ESERVFAIL, EREFUSED …) → mailauth's temperror.
  */
-import { MailanchorError } from '../errors.ts';
-import { DnsError, type DnsErrorCode, type DnsLookup, type MxRecord, type RRType } from './types.ts';
+import { MailanchorError } from '../../src/errors.ts';
+import { DnsError, type DnsErrorCode, type DnsLookup, type MxRecord, type RRType } from '../../src/dns/types.ts';
 
 /** The `node:dns` error codes mailauth distinguishes. */
 export type NodeDnsCode = 'ENOTFOUND' | 'ENODATA' | 'ETIMEOUT' | 'ESERVFAIL' | 'EREFUSED' | 'EFORMERR' | 'ENOTIMP' | 'ECONNREFUSED' | 'EBADRESP' | 'ECANCELLED' | 'EBADNAME';
