@@ -1,6 +1,7 @@
 /** The `reports:` section of the config file. Owner: the reports feature; every key documented in mailanchor.example.yml. */
 import { hostname } from 'node:os';
 import { bool, domain, duration, hostPort, int, list, object, oneOf, optional, str, withDefault, type Infer } from '../config/schema.ts';
+import { importDefaults, importSection, pageDefaults, pageSection, readDefaults, readSection } from './received/config.ts';
 
 /** The host's domain (FQDN minus the first label), for the built-in org name and contact. */
 function hostDomain(): string {
@@ -58,17 +59,14 @@ export const reportsSection = object({
   keep_reports: withDefault(duration({ min: 86_400_000 }), 90 * 86_400_000),
   /** Our own ceiling on a report message, whatever the destination allows. */
   max_message_size: withDefault(int({ min: 10_000 }), 10 * 1024 * 1024),
-  /** `report read`: our domains; reports about other domains are named and skipped. Empty = accept all. */
+  /** `report read`/`import`/`page`: our domains; reports about other domains are named and skipped. Empty = accept all. */
   domains: withDefault(list(domain()), () => []),
-  /** `report read` bounds against zip bombs and huge mails. */
-  read: withDefault(
-    object({
-      max_file_size: withDefault(int({ min: 1024 }), 50 * 1024 * 1024),
-      max_uncompressed_size: withDefault(int({ min: 1024 }), 100 * 1024 * 1024),
-      max_zip_entries: withDefault(int({ min: 1 }), 100),
-    }),
-    () => ({ max_file_size: 50 * 1024 * 1024, max_uncompressed_size: 100 * 1024 * 1024, max_zip_entries: 100 }),
-  ),
+  /** `report read`/`import` bounds against zip bombs and huge mails. */
+  read: withDefault(readSection, readDefaults),
+  /** `report import`: history kept, and the mailbox reports arrive in. */
+  import: withDefault(importSection, importDefaults),
+  /** `report page`: the period shown, reverse lookups, policy-step thresholds. */
+  page: withDefault(pageSection, pageDefaults),
 });
 
 export type ReportsConfig = Infer<typeof reportsSection>;

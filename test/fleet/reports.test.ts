@@ -13,7 +13,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { decodeConfig } from '../../src/config/load.ts';
-import { mimeParts } from '../../src/reports/read/mime.ts';
 import { reportsSection } from '../../src/reports/config.ts';
 import { runSendJob } from '../../src/reports/send-job.ts';
 import { openStore } from '../../src/store/open.ts';
@@ -22,6 +21,7 @@ import { fakeLookup } from '../support/fake-dns.ts';
 import { postgresMissing, startPostgres, type PostgresServer } from '../support/postgres.ts';
 import { smtpSinkMissing, startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 import { DAY, evaluation, HOUR, policy, spoofed } from '../reports/evaluations.ts';
+import { gzipAttachment } from '../reports/attachment.ts';
 
 const missing = postgresMissing() ?? smtpSinkMissing();
 const it = missing ? test.serial.skip : test.serial;
@@ -97,7 +97,7 @@ it('report send on two hosts at once over both hosts\' evaluations: each (period
   const want = domains.flatMap((d) => rua(d).map((u) => u.slice('mailto:'.length))).sort();
   t.deepEqual(msgs.map((m) => m.rcpt).sort(), want, 'each destination exactly once');
   for (const m of msgs) {
-    const att = mimeParts(m.raw, 'sink').find((p) => p.contentType === 'application/gzip')!;
+    const att = (await gzipAttachment(m.raw))!;
     const xml = gunzipSync(att.data).toString('utf8');
     const d = /<domain>([^<]+)<\/domain>/.exec(xml)![1]!;
     const counted = [...xml.matchAll(/<count>(\d+)<\/count>/g)].reduce((n, x) => n + Number(x[1]), 0);

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { reportsSection } from '../../src/reports/config.ts';
-import { mimeParts } from '../../src/reports/read/mime.ts';
+import { gzipAttachment } from './attachment.ts';
 import { runSendJob } from '../../src/reports/send-job.ts';
 import { sendmailTransport } from '../../src/reports/transport.ts';
 import { openTestStore, writeEvaluations } from '../support/store.ts';
@@ -63,7 +63,7 @@ it('a report goes through Postfix sendmail to the relay with the right headers a
   t.regex(head, /^To: dmarc@example\.test$/m);
   t.regex(head, new RegExp(`^Message-ID: <${report.reportId.replace(/\./g, '\\.')}>$`, 'mi'));
   t.regex(head, /^Received: by mx\.anchor\.test \(Postfix, /m, 'it really went through Postfix');
-  const att = mimeParts(m.raw, 'sink').find((p) => p.contentType === 'application/gzip');
+  const att = await gzipAttachment(m.raw);
   t.is(att?.fileName, report.fileName);
   t.regex(report.fileName, /^anchor\.test!example\.test!\d+!\d+!\w+\.xml\.gz$/);
   const xml = gunzipSync(att!.data).toString('utf8');

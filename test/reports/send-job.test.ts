@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { DatabaseSync } from 'node:sqlite';
 import { reportsSection, type ReportsConfig } from '../../src/reports/config.ts';
-import { mimeParts } from '../../src/reports/read/mime.ts';
+import { gzipAttachment } from './attachment.ts';
 import { runSendJob, type SendEvent } from '../../src/reports/send-job.ts';
 import { smtpTransport } from '../../src/reports/smtp-client.ts';
 import { sendmailTransport } from '../../src/reports/transport.ts';
@@ -86,7 +86,7 @@ it('MTA down during a run: nothing marked sent; the next run sends once; a third
   const report = (await db.ledger.listReports())[0]!;
   const raw = msgs[0]!.raw.toString('latin1');
   t.regex(raw.replace(/\r?\n[ \t]+/g, ' '), new RegExp(`^Subject: Report Domain: example\\.test Submitter: anchor\\.test Report-ID: <${report.reportId.replace(/\./g, '\\.')}>`, 'm'));
-  const att = mimeParts(msgs[0]!.raw, 'sink').find((p) => p.contentType === 'application/gzip');
+  const att = await gzipAttachment(msgs[0]!.raw);
   t.is(att?.fileName, report.fileName);
   const xml = gunzipSync(att!.data).toString('utf8');
   t.regex(xml, /<count>1<\/count>/);
