@@ -4,8 +4,11 @@
  * against any milter. Prints messages/s, latency percentiles (per message, MAIL → final
  * reply) and the milter's peak RSS.
  *
- *   npx node bench/loadgen.ts --self [--sessions 1,50,500] [--messages 5000]
- *       starts `mailanchor milter --filter test-header` (no-op-ish: adds one header) as a child
+ *   npx node bench/loadgen.ts --self [--entry stripped|compiled] [--filter test-header|mail] [--sessions 1,50,500] [--messages 5000]
+ *       starts `mailanchor milter --filter test-header` (no-op-ish: adds one header) as a child:
+ *       `stripped` runs src/cli/main.ts through Node's type stripper, `compiled` runs
+ *       bin/mailanchor (dist/, `npm run build`) as the installed command does; both with
+ *       --max-semi-space-size=2. Prints the idle RSS too (2 s after "listening").
  *   npx node bench/loadgen.ts --target inet:127.0.0.1:8891 --pid 1234 --sessions 50
  *
  * For worker scaling (docs/bench.md "Cores"): `--workers N` starts the milter with N
@@ -20,7 +23,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MilterClient, sendMessage, type SimpleMessage } from '../src/milter/mta-client.ts';
 import { freePort } from '../test/support/ports.ts';
-import { cpuSeconds, peakRssMiB, processCpuSeconds, resetPeakRss } from './proc-stats.ts';
+import { cpuSeconds, peakRssMiB, processCpuSeconds, resetPeakRss, rssMiB } from './proc-stats.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -110,16 +113,22 @@ export async function runLoad(target: string, sessions: number, messages: number
   return { sessions, messages: latencies.length, seconds, perSecond: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? 0, errors };
 }
 
+export type Entry = 'stripped' | 'compiled';
+
 /**
- * Starts the real CLI with the test-header filter on a free port, with `workers` workers,
- * pinned to `cpus` (taskset) when given; returns target, pid (the primary, or the only
- * process) and stop.
+ * Starts the real CLI with the test-header filter (or `mail`) on a free port, with `workers`
+ * workers, pinned to `cpus` (taskset) when given; returns target, pid (the primary, or the
+ * only process) and stop.
  */
-export async function startSelf(options: { readonly workers?: number; readonly cpus?: string } = {}): Promise<{ target: string; pid: number; stop: () => Promise<void> }> {
+export async function startSelf(
+  options: { readonly entry?: Entry; readonly filter?: 'test-header' | 'mail'; readonly workers?: number; readonly cpus?: string } = {},
+): Promise<{ target: string; pid: number; stop: () => Promise<void> }> {
   const port = await freePort();
-  const node = [process.execPath, '--max-semi-space-size=2', join(ROOT, 'src/cli/main.ts'), 'milter', '--filter', 'test-header', '--listen', `inet:127.0.0.1:${port}`, '--workers', String(options.workers ?? 1)];
-  const [cmd, ...args] = options.cpus ? ['taskset', '-c', options.cpus, ...node] : node;
-  const child = spawn(cmd!, args, {
+  const args = ['milter', '--filter', options.filter ?? 'test-header', '--listen', `inet:127.0.0.1:${port}`, '--dns', '127.0.0.1:1', '--workers', String(options.workers ?? 1)];
+  // bin/mailanchor execs the pinned node on dist/, and taskset execs its command: the pid is the milter's own.
+  const milter = options.entry === 'compiled' ? [join(ROOT, 'bin/mailanchor'), ...args] : [process.execPath, '--max-semi-space-size=2', join(ROOT, 'src/cli/main.ts'), ...args];
+  const [cmd, ...argv] = options.cpus ? ['taskset', '-c', options.cpus, ...milter] : milter;
+  const child = spawn(cmd!, argv, {
     env: { ...process.env, MAILANCHOR_STATE_DIR: join(ROOT, 'bench/results/loadgen-state') },
     stdio: ['ignore', 'pipe', 'ignore'],
   });
@@ -129,7 +138,6 @@ export async function startSelf(options: { readonly workers?: number; readonly c
   if (!/listening/.test(out)) throw new Error('mailanchor milter did not start');
   return {
     target: `inet:127.0.0.1:${port}`,
-    // taskset execs the command: the pid is node's.
     pid: child.pid!,
     stop: async () => {
       const exited = new Promise((r) => child.once('exit', r));
@@ -147,19 +155,27 @@ async function main(): Promise<void> {
       pid: { type: 'string' },
       sessions: { type: 'string', default: '1,50,500' },
       messages: { type: 'string', default: '5000' },
+      entry: { type: 'string', default: 'stripped' },
+      filter: { type: 'string', default: 'test-header' },
       workers: { type: 'string', default: '1' },
       cpus: { type: 'string' },
       fresh: { type: 'boolean' },
     },
   });
-  const self = values.self || !values.target ? await startSelf({ workers: Number(values.workers), ...(values.cpus ? { cpus: values.cpus } : {}) }) : undefined;
+  if (values.entry !== 'stripped' && values.entry !== 'compiled') throw new Error('--entry must be stripped or compiled');
+  if (values.filter !== 'test-header' && values.filter !== 'mail') throw new Error('--filter must be test-header or mail');
+  const self = values.self || !values.target ? await startSelf({ entry: values.entry, filter: values.filter, workers: Number(values.workers), ...(values.cpus ? { cpus: values.cpus } : {}) }) : undefined;
   const target = self?.target ?? values.target!;
   const pid = self?.pid ?? (values.pid ? Number(values.pid) : undefined);
   const total = Number(values.messages);
   const fresh = Boolean(values.fresh);
   console.log(
-    `milter load: ${target}${self ? ` (mailanchor milter --filter test-header, ${values.workers} worker(s)${values.cpus ? `, CPUs ${values.cpus}` : ''})` : ''}, ${total} messages per run, ${fresh ? 'a new connection per message' : 'connections reused'}, node ${process.version}`,
+    `milter load: ${target}${self ? ` (mailanchor milter --filter ${values.filter}, ${values.entry}, ${values.workers} worker(s)${values.cpus ? `, CPUs ${values.cpus}` : ''})` : ''}, ${total} messages per run, ${fresh ? 'a new connection per message' : 'connections reused'}, node ${process.version}`,
   );
+  if (self) {
+    await new Promise((r) => setTimeout(r, 2000));
+    console.log(`idle RSS: ${rssMiB([self.pid]).toFixed(1)} MiB`);
+  }
   console.log('sessions  messages/s   p50 ms   p99 ms   max ms  errors  peak RSS MiB  CPU ms/msg  primary CPU ms/msg');
   try {
     await runLoad(target, 10, 500, SAMPLE, { fresh }); // warm-up: JIT, connection setup

@@ -28,7 +28,8 @@ export function mailanchorMissing(): string | undefined {
 
 
 
-export async function startMailanchor(env: PeerEnv, corpus: Corpus, extraNodeArgs: readonly string[] = [], workers = 1): Promise<RunningPeer> {
+/** `store`: a `--store` location (e.g. a PostgreSQL URL) instead of the run directory's SQLite file. */
+export async function startMailanchor(env: PeerEnv, corpus: Corpus, extraNodeArgs: readonly string[] = [], workers = 1, store?: string): Promise<RunningPeer> {
   mkdirSync(env.runDir, { recursive: true });
   const port = await freePort();
   const config = join(env.runDir, 'mailanchor.yml');
@@ -49,10 +50,11 @@ export async function startMailanchor(env: PeerEnv, corpus: Corpus, extraNodeArg
   const keyFile = join(env.runDir, `${RSA_SELECTOR}.key`);
   copyFileSync(join(corpus.keysDir, `${OUR_DOMAIN}.${RSA_SELECTOR}.key`), keyFile);
   chmodSync(keyFile, 0o600);
-  execFileSync(BIN, ['keys', 'import', '--config', config, '--domain', OUR_DOMAIN, '--selector', RSA_SELECTOR, '--key', keyFile], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const storeArgs = store ? ['--store', store] : [];
+  execFileSync(BIN, ['keys', 'import', '--config', config, ...storeArgs, '--domain', OUR_DOMAIN, '--selector', RSA_SELECTOR, '--key', keyFile], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   // Node flags (e.g. --cpu-prof) go through NODE_OPTIONS so the product's own launcher is measured.
   const nodeOptions = [process.env['NODE_OPTIONS'], ...extraNodeArgs].filter(Boolean).join(' ');
-  const child = startProcess(BIN, ['milter', '--config', config], join(env.runDir, 'mailanchor.log'), { env: { ...childEnv, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) }, cwd: env.runDir });
+  const child = startProcess(BIN, ['milter', '--config', config, ...storeArgs], join(env.runDir, 'mailanchor.log'), { env: { ...childEnv, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) }, cwd: env.runDir });
   try {
     await waitForListening(child, port, 'mailanchor', { attempts: 400, output: child.output });
   } catch (e) {

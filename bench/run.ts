@@ -10,7 +10,8 @@
  * counts; a smoke run), --skip-big, --skip-idle, --profile (mailanchor under `node --cpu-prof`),
  * --workers N (mailanchor's milter.workers, default 1), --workloads inbound,outbound (a subset), --attach HOST:PORT:PID (measure a mailanchor milter started by hand, e.g. with another
  * config, instead of starting one; give it `dns.servers: [127.77.0.53]` and run with
- * --dns-address 127.77.0.53 so the bench Knot answers there).
+ * --dns-address 127.77.0.53 so the bench Knot answers there), --store postgres (mailanchor's
+ * store in a PostgreSQL started for the run, as a fleet host has it; default: its SQLite file).
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,7 @@ import { startBenchDns } from './dns.ts';
 import { startOpendkimOpendmarc, startRspamd, type RunningPeer } from './peers.ts';
 import { startMailanchor, mailanchorMissing } from './mailanchor-peer.ts';
 import { cpuSeconds, peakRssMiB, resetPeakRss, rssMiB, samplePeakPss } from './proc-stats.ts';
+import { startPostgres, type PostgresServer } from '../test/support/postgres.ts';
 
 /**
  * `outbound-small`: the outbound messages under 20 KB only, at 50 and 500 sessions — there the
@@ -196,7 +198,7 @@ function opensslSignPerSec(alg: 'rsa2048' | 'ed25519', seconds: number): number 
 const fmt = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : '—');
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { peers: { type: 'string' }, quick: { type: 'boolean' }, 'skip-big': { type: 'boolean' }, 'skip-idle': { type: 'boolean' }, profile: { type: 'boolean' }, workers: { type: 'string' }, workloads: { type: 'string' }, attach: { type: 'string' }, 'dns-address': { type: 'string' } } });
+  const { values } = parseArgs({ options: { peers: { type: 'string' }, quick: { type: 'boolean' }, 'skip-big': { type: 'boolean' }, 'skip-idle': { type: 'boolean' }, profile: { type: 'boolean' }, workers: { type: 'string' }, workloads: { type: 'string' }, attach: { type: 'string' }, 'dns-address': { type: 'string' }, store: { type: 'string' } } });
   const scale = values.quick ? 0.1 : 1;
   const wanted = values.peers?.split(',') ?? ['mailanchor', 'opendkim+opendmarc', 'rspamd'];
   const started = new Date();
@@ -204,7 +206,7 @@ async function main(): Promise<void> {
   mkdirSync(resultsDir, { recursive: true });
   const work = mkdtempSync(join(tmpdir(), 'mailanchor-bench-'));
   const log = (s: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
-  const machine = { cores: cpus().length, cpu: cpus()[0]?.model ?? '?', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+  const machine = { cores: cpus().length, cpu: cpus()[0]?.model ?? '?', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, store: values.store ?? 'sqlite' };
 
   log('signing ceiling: openssl speed -seconds 3 rsa2048 / ed25519 (one core, machine idle)');
   const rsaSign = opensslSignPerSec('rsa2048', values.quick ? 1 : 3);
@@ -227,7 +229,14 @@ async function main(): Promise<void> {
   log(`dns at ${dns.address}:53`);
   const peers: RunningPeer[] = [];
   const notRun: Record<string, string> = {};
+  let pg: PostgresServer | undefined;
   try {
+    let storeUrl: string | undefined;
+    if (values.store === 'postgres') {
+      log('postgresql (test/support/postgres.ts)');
+      pg = await startPostgres();
+      storeUrl = pg.url(await pg.createDatabase('bench'));
+    } else if (values.store !== undefined && values.store !== 'sqlite') throw new Error(`--store ${values.store}: expected sqlite or postgres`);
     const env = (name: string) => ({ runDir: join(work, name), dnsAddress: dns.address, keysDir: corpus.keysDir });
     log(`starting peers: ${wanted.join(', ')}`);
     const starts: Promise<void>[] = [];
@@ -245,7 +254,7 @@ async function main(): Promise<void> {
         // --profile: V8 CPU profile of the whole run, written when mailanchor stops
         // (summarise with `node bench/profile-summary.ts bench/results/profiles/*.cpuprofile`).
         const prof = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(resultsDir, 'profiles')}`] : [];
-        starts.push(startMailanchor(env(name), corpus, prof, Number(values.workers ?? 1)).then((p) => void peers.push(p)));
+        starts.push(startMailanchor(env(name), corpus, prof, Number(values.workers ?? 1), storeUrl).then((p) => void peers.push(p)));
       } else if (name === 'opendkim+opendmarc') starts.push(startOpendkimOpendmarc(env('opendkim')).then((p) => void peers.push(p)));
       else if (name === 'rspamd') starts.push(startRspamd(env('rspamd')).then((p) => void peers.push(p)));
     }
@@ -345,6 +354,7 @@ async function main(): Promise<void> {
     log(`written bench/results/bench-${stamp}.{json,md}`);
   } finally {
     for (const p of peers) await p.stop();
+    await pg?.stop();
     await dns.stop();
     // Keep the filled-in configs and the peers' logs for inspection, then drop the rest.
     const keep = join(resultsDir, 'last-run');
@@ -357,7 +367,7 @@ async function main(): Promise<void> {
 interface ReportData {
   started: Date;
   finished: Date;
-  machine: { cores: number; cpu: string; memoryGiB: number; node: string };
+  machine: { cores: number; cpu: string; memoryGiB: number; node: string; store: string };
   rsaSign: number;
   edSign: number;
   corpusInfo: { messages: number; meanBytes: number; minBytes: number; maxBytes: number };
@@ -373,7 +383,7 @@ interface ReportData {
 function renderMarkdown(d: ReportData): string {
   const L: string[] = [];
   L.push(`## Benchmark ${d.started.toISOString().slice(0, 16).replace('T', ' ')} UTC (${Math.round((d.finished.getTime() - d.started.getTime()) / 1000)} s${d.scale !== 1 ? `, --quick ×${d.scale}` : ''})`, '');
-  L.push(`Machine: ${d.machine.cores} cores (${d.machine.cpu}), ${d.machine.memoryGiB} GiB; Node ${d.machine.node}. Command: \`npm run bench\`.`, '');
+  L.push(`Machine: ${d.machine.cores} cores (${d.machine.cpu}), ${d.machine.memoryGiB} GiB; Node ${d.machine.node}. mailanchor store: ${d.machine.store}. Command: \`npm run bench\`.`, '');
   L.push(`Corpus: ${d.corpusInfo.messages} messages (half inbound, half outbound), ${d.corpusInfo.minBytes}–${d.corpusInfo.maxBytes} bytes, mean ${d.corpusInfo.meanBytes}.`, '');
   L.push('| peer | workload | sessions | messages | msg/s | p50 ms | p99 ms | p99.9 ms | peak RSS MiB | peak PSS MiB | CPU s / 1000 msg | driver CPU s / 1000 | DNS q / 1000 msg | errors |');
   L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');

@@ -3,16 +3,17 @@
  * trusted senders) or inbound verification (everyone else). The decision is made at MAIL
  * FROM, when Postfix has sent `{auth_authen}`; connect and HELO go to both filters.
  */
-import type { DatabaseSync } from 'node:sqlite';
 import type { Logger } from 'winston';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/sections.ts';
 import type { DnsLookup } from '../dns/types.ts';
+import type { EvaluationLog } from '../inbound/evaluation-log.ts';
 import type { SigningKeySource } from '../keys/signing-keys.ts';
 import type { ConnectInfo, FilterFactory, FilterRequirements, MilterFilter, SessionContext, Stage, Verdict } from '../milter/filter.ts';
 import { createInboundFilterFactory } from '../inbound/filter.ts';
 import { createOutboundFilterFactory } from '../outbound/filter.ts';
-import { trustOf, type TrustInput } from '../outbound/trust.ts';
+import { compileNetworks } from '../policy/networks.ts';
+import { decideTrust, type TrustPolicy } from '../policy/trust.ts';
 
 /** Everything a filter needs from the running process; built once by `mailanchor milter`. */
 export interface MailFilterDeps {
@@ -20,8 +21,8 @@ export interface MailFilterDeps {
   readonly logger: Logger;
   readonly metrics: Registry;
   readonly dns: DnsLookup;
-  /** The embedded store (evaluation log); undefined if it could not be opened. */
-  readonly db: DatabaseSync | undefined;
+  /** Where DMARC evaluations go (the process's one batching writer); undefined if the store could not be opened. */
+  readonly evaluations: EvaluationLog | undefined;
   readonly keys: SigningKeySource;
   readonly now: () => number;
 }
@@ -84,9 +85,9 @@ export function routeMail(inbound: FilterFactory, outbound: FilterFactory, isOut
 }
 
 export function createMailFilterFactory(deps: MailFilterDeps): FilterFactory {
-  const trust = deps.config.outbound;
-  return routeMail(createInboundFilterFactory(deps), createOutboundFilterFactory(deps), (ctx, client) => {
-    const input: TrustInput = { authAuthen: ctx.macros.get('{auth_authen}'), clientIp: client, daemonName: ctx.macros.get('{daemon_name}') };
-    return trustOf(input, trust) !== undefined;
-  });
+  // Compiled once per config: trust is decided once per message, here, and nowhere else.
+  const trust: TrustPolicy = { trustedNetworks: compileNetworks(deps.config.outbound.trusted_networks), trustedDaemons: new Set(deps.config.outbound.trusted_daemons) };
+  return routeMail(createInboundFilterFactory(deps), createOutboundFilterFactory(deps), (ctx, client) =>
+    decideTrust({ authAuthen: ctx.macros.get('{auth_authen}'), clientIp: client, daemonName: ctx.macros.get('{daemon_name}') }, trust).kind === 'ours',
+  );
 }

@@ -4,7 +4,6 @@
  * config and swaps the factory for new connections — an invalid file changes nothing;
  * `stop()` (SIGTERM) drains. Signals are wired by the CLI, so tests call these directly.
  */
-import type { DatabaseSync } from 'node:sqlite';
 import type { Logger } from 'winston';
 import { AggregatorRegistry, Registry, collectDefaultMetrics } from 'prom-client';
 import { loadConfig } from '../config/load.ts';
@@ -16,7 +15,6 @@ import { registerDnsMetrics } from '../dns/metrics.ts';
 import type { DnsServer } from '../dns/types.ts';
 import { describeError } from '../errors.ts';
 import { KeystoreError } from '../keys/errors.ts';
-import { SqliteKeyStore } from '../keys/key-store.ts';
 import { openSigningKeySource, type OpenedSigningKeySource } from '../keys/signing-key-source.ts';
 import type { SigningKeySource } from '../keys/signing-keys.ts';
 import { createLogger } from '../log/logger.ts';
@@ -25,10 +23,13 @@ import { sessionSettings, socketOptions } from '../milter/config.ts';
 import type { FilterFactory } from '../milter/filter.ts';
 import { startMilterServer, type MilterServer } from '../milter/server.ts';
 import { createTestHeaderFilterFactory } from '../milter/test-header-filter.ts';
-import { migrateEvaluations } from '../store/dmarc-evaluations.ts';
-import { openDatabase } from '../store/database.ts';
+import { StoreError } from '../store/errors.ts';
+import { createEvaluationWriter, type EvaluationWriter } from '../store/evaluation-writer.ts';
+import { openStore, prepareStore, storeTarget } from '../store/open.ts';
+import type { Store } from '../store/store.ts';
 import { OWN_TCP_LISTENERS } from './cluster.ts';
 import type { MailFilterDeps } from './mail-filter.ts';
+import { registerStoreMetrics } from './store-metrics.ts';
 
 export type FilterName = 'mail' | 'test-header';
 
@@ -43,6 +44,8 @@ export interface RuntimeOptions {
   readonly socket?: { readonly mode?: number; readonly group?: string };
   /** `--dns`: replaces `dns.servers`. */
   readonly dns?: readonly DnsServer[];
+  /** `--store`: replaces `store.url` / `store.path`. */
+  readonly store?: string;
   readonly filter?: FilterName;
   /** Where log lines go (tests); default from `log.destination`. */
   readonly logStream?: NodeJS.WritableStream;
@@ -76,6 +79,15 @@ function unavailableKeys(reason: unknown): SigningKeySource {
   };
 }
 
+/** The store location for a log line: never the URL's password. */
+function safeLocation(config: Config, override: string | undefined): string {
+  try {
+    return storeTarget(config.store, override ? { override } : {}).location;
+  } catch {
+    return '(a store location that does not parse)';
+  }
+}
+
 async function buildFactory(name: FilterName, deps: MailFilterDeps): Promise<FilterFactory> {
   if (name === 'test-header') return createTestHeaderFilterFactory();
   const mod = (await import('./mail-filter.ts')) as { createMailFilterFactory?: (d: MailFilterDeps) => FilterFactory };
@@ -93,7 +105,7 @@ export function listenerWarnings(addresses: readonly string[], socket: { readonl
   for (const a of addresses) {
     if (a.startsWith('inet')) {
       out.push({
-        message: 'milter listens on TCP: any local user (and any host that reaches this address) can connect, send {auth_authen} to get mail DKIM-signed as ours, and use up max_sessions; in production listen on a unix socket only Postfix can open (unix:/run/mailanchor/milter.sock, socket_group: postfix, socket_mode: 0660)',
+        message: 'milter listens on TCP: any local user (and any host that reaches this address) can connect, send {auth_authen} to get mail DKIM-signed as ours, and use up max_sessions; in production listen on a unix socket only Postfix can open (the installed config: unix:/var/spool/postfix/mailanchor/milter.sock, docs/deploy.md)',
         fields: { listen: a },
       });
     } else if (((socket.mode ?? 0o660) & 0o002) !== 0) {
@@ -120,21 +132,75 @@ export async function startRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
     AggregatorRegistry.setRegistries([registry]);
   }
 
-  let db: DatabaseSync | undefined;
+  let store: Store | undefined;
   let keySource: OpenedSigningKeySource | undefined;
+  let writer: EvaluationWriter | undefined;
   let keys: SigningKeySource;
+  let prepareTimer: NodeJS.Timeout | undefined;
   try {
-    db = openDatabase(config.store.path);
-    migrateEvaluations(db);
-    new SqliteKeyStore(db); // creates the keys schema the read-only source needs
-    keySource = openSigningKeySource(config.store.path, { logger });
+    const s = await openStore(config.store, { ...(o.store ? { override: o.store } : {}), onIdleError: (err) => logger.warn('store connection lost while idle; reconnecting on next use', describeError(err)) });
+    store = s;
+    // Migrations at start are `store.migrate_at_start` (docs/fleet.md). A PostgreSQL that cannot
+    // be reached now does not stop the milter: keys and evaluations wait for it, and the schema
+    // step is retried in the background until it succeeds.
+    const prepare = async (): Promise<boolean> => {
+      try {
+        const applied = await prepareStore(s, { migrate: config.store.migrate_at_start });
+        if (applied.length) logger.info('store schema migrated', { store: s.location, steps: applied.map((a) => `${a.feature} ${a.from}→${a.to}`) });
+        return true;
+      } catch (err) {
+        // An outdated schema with migrate_at_start off: refuse to start (docs/fleet.md).
+        if (!(err instanceof StoreError && (err.code === 'UNAVAILABLE' || err.code === 'REFUSED'))) throw err;
+        logger.error('store unreachable at start; signing keys and DMARC evaluations wait for it', { store: s.location, ...describeError(err) });
+        return false;
+      }
+    };
+    let ready: boolean;
+    try {
+      ready = await prepare();
+    } catch (err) {
+      await s.close();
+      throw err;
+    }
+    if (!ready) {
+      const retry = (): void => {
+        prepareTimer = setTimeout(() => {
+          prepare().then((ok) => (ok ? void keySource?.refresh() : retry()), (err: unknown) => logger.error('store schema check failed', { store: s.location, ...describeError(err) }));
+        }, 5_000);
+        prepareTimer.unref();
+      };
+      retry();
+    }
+    keySource = openSigningKeySource(s.keys, { logger, location: s.location, refreshMs: config.store.key_refresh, now });
+    await keySource.refresh(); // the first messages already sign
     keys = keySource;
+    writer = createEvaluationWriter({
+      sink: s.openEvaluationSink(),
+      logger,
+      location: s.location,
+      maxQueue: config.store.evaluation_queue,
+      batchSize: config.store.evaluation_batch,
+      flushMs: config.store.evaluation_flush,
+    });
   } catch (err) {
-    logger.error('store unavailable: DMARC evaluations are not recorded and outbound signing fails', { store: config.store.path, ...describeError(err) });
+    if (err instanceof StoreError && err.code === 'SCHEMA_OUTDATED') throw err;
+    logger.error('store unavailable: DMARC evaluations are not recorded and outbound signing fails', { store: safeLocation(config, o.store), ...describeError(err) });
     keys = unavailableKeys(err);
+    // Evaluations still go through a writer, so each one that cannot be stored is counted.
+    writer = createEvaluationWriter({
+      sink: { insertBatch: () => Promise.reject(err), close: async () => {} },
+      logger,
+      location: 'unavailable',
+      maxQueue: config.store.evaluation_queue,
+      batchSize: config.store.evaluation_batch,
+      flushMs: config.store.evaluation_flush,
+    });
   }
+  const w = writer;
+  const ks = keySource;
+  registerStoreMetrics(registry, { ...(w ? { writer: () => w.stats() } : {}), ...(ks ? { keys: () => ks.stats() } : {}) });
 
-  const deps = (c: Config): MailFilterDeps => ({ config: c, logger, metrics: registry, dns: resolver, db, keys, now });
+  const deps = (c: Config): MailFilterDeps => ({ config: c, logger, metrics: registry, dns: resolver, evaluations: writer, keys, now });
   const factory = await buildFactory(filterName, deps(config));
   const listen = o.listen && o.listen.length ? o.listen : config.milter.listen;
   const server = await startMilterServer({
@@ -155,7 +221,7 @@ export async function startRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
     listen: server.addresses,
     filter: filterName,
     dns: resolver.servers.map((s) => `${s.host}:${s.port}`),
-    store: config.store.path,
+    store: store?.location ?? 'unavailable',
     ...(metricsEndpoint ? { metrics: metricsEndpoint.address } : {}),
   });
 
@@ -179,7 +245,7 @@ export async function startRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
       try {
         resolver = makeResolver(next);
         server.setFactory(await buildFactory(filterName, deps(next)));
-        keySource?.refresh();
+        void keySource?.refresh();
       } catch (err) {
         logger.error('reload failed, still running on the previous config', describeError(err));
         return false;
@@ -194,8 +260,10 @@ export async function startRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
       logger.info('stopping: draining milter sessions', { sessions: server.activeSessions, drain_ms: config.milter.drain_timeout });
       await server.close({ drainMs: config.milter.drain_timeout });
       await metricsEndpoint?.close();
+      if (prepareTimer) clearTimeout(prepareTimer);
       keySource?.close();
-      db?.close();
+      await writer?.close(Math.min(5_000, config.milter.drain_timeout));
+      await store?.close();
       logger.info('stopped');
     },
   };

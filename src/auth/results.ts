@@ -5,6 +5,7 @@
  * and a short human reason. Result words are those of the RFC 8601 §2.7 / RFC 8617 /
  * RFC 9989 registries.
  */
+import type { AuthorProblem } from '../mail/author.ts';
 
 /** RFC 7208 §2.6 / RFC 8601 §2.7.2. */
 export type SpfResult = 'none' | 'neutral' | 'pass' | 'fail' | 'softfail' | 'temperror' | 'permerror';
@@ -29,9 +30,49 @@ export interface SpfCheck {
 /** RFC 8601 §2.7.1. `policy`: verified but not acceptable (weak algorithm, short key, `l=`). */
 export type DkimResult = 'none' | 'pass' | 'fail' | 'policy' | 'neutral' | 'temperror' | 'permerror';
 
+/**
+ * Why a DKIM signature did not pass, as a closed list (RFC 6376 §6.1 names each case), so
+ * policy, the Authentication-Results renderer and the logs need not read `reason` text.
+ *
+ * permerror: `syntax` (tag list or a tag value, §3.2/§3.5), `version` (v= missing or not 1),
+ * `algorithm` (a= unknown), `canonicalization` (c= unknown), `from-not-signed` (§5.4),
+ * `domain-mismatch` (i= outside d=, §3.5; key t=s, §3.6.1), `query-method` (q= without
+ * dns/txt), `timestamps` (x= not after t=), `no-key`, `key-revoked`, `key-syntax`,
+ * `key-algorithm` (k= does not fit a=), `key-hash` (key h= excludes the hash) — §6.1.1/§6.1.2.
+ * policy: `weak-algorithm` (rsa-sha1, RFC 8301 §3.1), `weak-key` (below min_key_bits,
+ * RFC 8301 §3.2), `expired` (x= in the past, §3.5).
+ * fail: `body-length` (l= longer than the body, §3.5), `body-hash`, `signature` (§6.1.3).
+ * temperror: `key-unavailable` (DNS failed, §6.1.2 step 2), `internal` (the message ended
+ * before the body was hashed; never a verdict about the sender).
+ */
+export type DkimReasonCode =
+  | 'syntax'
+  | 'version'
+  | 'algorithm'
+  | 'canonicalization'
+  | 'from-not-signed'
+  | 'domain-mismatch'
+  | 'query-method'
+  | 'timestamps'
+  | 'no-key'
+  | 'key-revoked'
+  | 'key-syntax'
+  | 'key-algorithm'
+  | 'key-hash'
+  | 'weak-algorithm'
+  | 'weak-key'
+  | 'expired'
+  | 'body-length'
+  | 'body-hash'
+  | 'signature'
+  | 'key-unavailable'
+  | 'internal';
+
 /** One DKIM-Signature header field, verified (RFC 6376 §6). */
 export interface DkimSignatureCheck {
   readonly result: Exclude<DkimResult, 'none'>;
+  /** Why it did not pass; absent on pass. */
+  readonly code?: DkimReasonCode;
   /** `d=`, normalized; absent when the signature could not be parsed that far. */
   readonly domain?: string;
   readonly selector?: string;
@@ -56,18 +97,24 @@ export type ArcResult = 'none' | 'pass' | 'fail' | 'temperror';
 
 export interface ArcCheck {
   readonly result: ArcResult;
-  /** Instances (i=) in the chain; 0 when unsealed. */
+  /** Instances (i=) in the chain — on fail the highest instance any ARC field states; 0 when unsealed. */
   readonly instances: number;
-  /** The oldest instance whose AMS still validates (RFC 8617 §5.2 "oldest-pass"), when pass. */
+  /**
+   * RFC 8617 §5.2 "oldest-pass", when pass: the lowest instance k such that the AMS of k and
+   * of every newer instance validate (N when only the newest does).
+   */
   readonly oldestPass?: number;
-  /** `d=` of each ARC-Seal, instance 1 first: who vouched, for trusted-sealer overrides. */
+  /** `d=` of each ARC-Seal, instance 1 first: who vouched, for trusted-sealer overrides. Filled on pass only. */
   readonly sealers: readonly string[];
-  /** The Authentication-Results each hop recorded (ARC-Authentication-Results), instance 1 first. */
+  /**
+   * What each hop recorded (its ARC-Authentication-Results after `i=N;`: the authres-payload
+   * `authserv-id; method=result …`, unfolded), instance 1 first. Filled on pass only.
+   */
   readonly hopResults: readonly string[];
   readonly reason: string;
 }
 
-/** RFC 9989 §… results (registered in RFC 8601's method registry). */
+/** RFC 9989 §9.2 results (registered in RFC 8601's result-name registry). */
 export type DmarcResult = 'none' | 'pass' | 'fail' | 'temperror' | 'permerror';
 export type DmarcPolicy = 'none' | 'quarantine' | 'reject';
 
@@ -81,10 +128,24 @@ export interface DmarcRecord {
   readonly psd: 'y' | 'n' | 'u';
   /** `t=y`: testing — a failing message is treated as if the policy were one step softer (§4.7). */
   readonly testing: boolean;
+  /** Syntactically valid report URIs (RFC 9989 §4.8 dmarc-uri; obsolete `!size` suffixes dropped). */
   readonly rua: readonly string[];
   readonly ruf: readonly string[];
   readonly fo?: string;
+  /**
+   * Known tags whose value was not valid and was ignored (§4.8: "discarded in favor of
+   * default values"), e.g. `['p']` for `p=rejected`. An invalid p, sp or np decides how the
+   * record applies (§4.10.1).
+   */
+  readonly invalid: readonly string[];
 }
+
+/**
+ * Why a message has no single author domain to evaluate: the author parser's problems
+ * (src/mail/author.ts), several author domains or From fields with `multiple_from: reject`,
+ * or more author domains than are evaluated.
+ */
+export type DmarcAuthorProblem = AuthorProblem | 'several-authors' | 'too-many-authors';
 
 export interface DmarcCheck {
   readonly result: DmarcResult;
@@ -95,10 +156,24 @@ export interface DmarcCheck {
   /** The organizational domain the tree walk determined. */
   readonly organizationalDomain?: string;
   readonly record?: DmarcRecord;
+  /** Which tag the policy came from: p (the author domain's own record), sp, or np (author domain does not exist). */
+  readonly policySource?: 'p' | 'sp' | 'np';
   /** The record's requested policy for this author domain: p, sp or np (RFC 9989 §4.7). */
   readonly requestedPolicy?: DmarcPolicy;
-  /** What to apply on `fail`, after `t=y`. */
+  /**
+   * The policy for this message if it is not authenticated, after §4.10.1 (invalid p → none
+   * with a valid rua) and `t=y`: applied on `fail`; with an `authorProblem` (result
+   * permerror) the configured policy for that case; on `temperror` what a failure would get
+   * (so `none` means there is nothing to wait for). Absent for `none` and a record permerror.
+   */
   readonly policy?: DmarcPolicy;
+  /** Set (with result permerror) when there was no single usable author domain. */
+  readonly authorProblem?: DmarcAuthorProblem;
+  /**
+   * `multiple_from: strictest`: one check per author domain, From order; the fields above
+   * are those of the strictest (fail/reject, temperror, fail/quarantine, fail/none, …).
+   */
+  readonly authors?: readonly DmarcCheck[];
   readonly aligned: {
     readonly spf: boolean;
     /** d= of the aligned, passing DKIM signatures. */

@@ -1,29 +1,29 @@
 /**
  * `mailanchor keys list|status|rotate|generate|publish|retire|import`
- *   [--config FILE] [--store FILE] [--dns HOST[:PORT]]… [--domain D]
+ *   [--config FILE] [--store FILE|postgresql://…] [--dns HOST[:PORT]]… [--domain D]
  * `rotate` is idempotent and safe to run hourly (systemd timer or cron); exit 0 when every
  * domain is fine or waiting, 1 when a domain failed.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import winston from 'winston';
 import { ConfigError, formatIssue, loadConfig } from '../config/load.ts';
 import { parseDnsServer, resolverOptions } from '../dns/config.ts';
 import { createResolver } from '../dns/resolver.ts';
 import { describeError } from '../errors.ts';
 import type { DomainKeysConfig } from '../keys/config.ts';
 import { describeObservation } from '../keys/lifecycle.ts';
-import { SqliteKeyStore } from '../keys/key-store.ts';
 import { parseKeyTable, readKeyFile } from '../keys/opendkim-import.ts';
 import { publisherFromConfig } from '../keys/publisher-from-config.ts';
 import { customerCnames } from '../keys/hosted.ts';
 import { observeKey, recordSet, rotateDomain, type DomainReport } from '../keys/rotate.ts';
 import { domainDefaults } from '../keys/config.ts';
-import { openDatabase } from '../store/database.ts';
+import { createLogger } from '../log/logger.ts';
+import type { Store } from '../store/store.ts';
 import type { CliCommand, CliIo } from './io.ts';
+import { openCommandStore } from './open-store.ts';
 
-const USAGE = `usage: mailanchor keys <list|status|rotate|generate|publish|retire|import> [--config FILE] [--store FILE] [--dns HOST[:PORT]]... [--domain D]
+const USAGE = `usage: mailanchor keys <list|status|rotate|generate|publish|retire|import> [--config FILE] [--store FILE|postgresql://USER@HOST:PORT/DB] [--dns HOST[:PORT]]... [--domain D]
   list                      every key: domain, selector, algorithm, state, since
   status                    what each key waits for (asks every authoritative nameserver)
   rotate [--now]            one rotation pass for every configured domain (cron/timer)
@@ -76,13 +76,11 @@ export const run: CliCommand = async (argv, io) => {
     else io.stderr.write(`mailanchor keys: ${describeError(err).message}\n`);
     return 1;
   }
-  const logger = winston.createLogger({ level: 'info', format: winston.format.printf((i) => `${i.level}: ${String(i.message)} ${JSON.stringify({ ...i, level: undefined, message: undefined })}`), transports: [new winston.transports.Stream({ stream: io.stderr })] });
+  const logger = createLogger(config.log, io.stderr);
   const dns = createResolver(resolverOptions(config.dns, values.dns ? { servers: values.dns.map(parseDnsServer) } : {}));
-  let store: SqliteKeyStore;
-  let db;
+  let opened: Store;
   try {
-    db = openDatabase(values.store ?? config.store.path);
-    store = new SqliteKeyStore(db);
+    opened = await openCommandStore(config, values.store, io.cwd);
   } catch (err) {
     io.stderr.write(`mailanchor keys: ${describeError(err).message}\n`);
     return 1;
@@ -91,8 +89,10 @@ export const run: CliCommand = async (argv, io) => {
     const domains = config.keys.domains;
     const cfgFor = (d: string): DomainKeysConfig => domains[d] ?? domainDefaults();
     const selected = values.domain ? [values.domain.toLowerCase()] : Object.keys(domains);
+    const store = opened.keys;
     const deps = {
       store,
+      lease: opened.lease,
       dns,
       now: Date.now,
       logger,
@@ -106,7 +106,7 @@ export const run: CliCommand = async (argv, io) => {
 
     switch (sub) {
       case 'list': {
-        for (const k of store.list(values.domain?.toLowerCase())) io.stdout.write(`${k.domain} ${k.selector} ${k.algorithm} ${k.state} ${new Date(k.stateSince).toISOString()}\n`);
+        for (const k of await store.list(values.domain?.toLowerCase())) io.stdout.write(`${k.domain} ${k.selector} ${k.algorithm} ${k.state} ${new Date(k.stateSince).toISOString()}\n`);
         return 0;
       }
       case 'status': {
@@ -117,7 +117,7 @@ export const run: CliCommand = async (argv, io) => {
             io.stdout.write(`  hosted in ${hosted.target}; the customer's zone needs these CNAMEs (once):\n`);
             for (const c of customerCnames(hosted, d, cfgFor(d).algorithms)) io.stdout.write(`    ${c}\n`);
           }
-          for (const k of store.list(d).filter((x) => x.state !== 'removed')) {
+          for (const k of (await store.list(d)).filter((x) => x.state !== 'removed')) {
             const w = k.state === 'published' ? describeObservation(await observeKey(d, cfgFor(d), k, dns, 3000)) : k.state === 'active' ? `signing; rotation due ${new Date(k.stateSince + cfgFor(d).lifetime).toISOString()}` : '';
             io.stdout.write(`  ${k.selector.padEnd(14)} ${k.algorithm.padEnd(15)} ${k.state.padEnd(9)} since ${new Date(k.stateSince).toISOString()}${w ? `  — ${w}` : ''}\n`);
           }
@@ -138,17 +138,17 @@ export const run: CliCommand = async (argv, io) => {
       case 'publish': {
         if (!values.domain) throw new UsageError('publish needs --domain');
         const d = values.domain.toLowerCase();
-        await publishers.get(d)!.publish(recordSet(d, cfgFor(d), store.list(d), new Map()));
+        await publishers.get(d)!.publish(recordSet(d, cfgFor(d), await store.list(d), new Map()));
         io.stdout.write(`${d}: record set published\n`);
         return 0;
       }
       case 'retire': {
         if (!values.domain || !values.selector) throw new UsageError('retire needs --domain and --selector');
-        const k = store.list(values.domain.toLowerCase()).find((x) => x.selector === values.selector);
+        const k = (await store.list(values.domain.toLowerCase())).find((x) => x.selector === values.selector);
         if (!k) throw new UsageError(`no key ${values.selector} for ${values.domain}`);
         if (k.state !== 'active' && k.state !== 'published') throw new UsageError(`${values.selector} is ${k.state}; only active or published keys can be retired`);
-        store.setState(k.id, 'retired', Date.now());
-        const left = store.list(k.domain).filter((x) => x.algorithm === k.algorithm && x.state === 'active');
+        await store.apply([{ id: k.id, state: 'retired' }], Date.now());
+        const left = (await store.list(k.domain)).filter((x) => x.algorithm === k.algorithm && x.state === 'active');
         io.stdout.write(`${k.domain} ${k.selector}: retired (stays published for ${Math.round(cfgFor(k.domain).retire_period / 86_400_000)} days)\n`);
         if (left.length === 0) io.stderr.write(`warning: no active ${k.algorithm} key left for ${k.domain}; run \`mailanchor keys generate --domain ${k.domain}\`\n`);
         return 0;
@@ -162,14 +162,14 @@ export const run: CliCommand = async (argv, io) => {
         if (!entries) throw new UsageError('import needs --keytable FILE, or --domain D --selector S --key FILE');
         for (const e of entries) {
           const k = readKeyFile(e);
-          const existing = store.list(k.domain);
+          const existing = await store.list(k.domain);
           if (existing.some((x) => x.selector === k.selector)) {
             io.stdout.write(`${k.domain} ${k.selector}: already in the store, skipped\n`);
             continue;
           }
           // The key is in DNS and in use today: it stays the active one, unless one is active already.
           const state = existing.some((x) => x.algorithm === k.algorithm && x.state === 'active') ? 'published' : 'active';
-          store.insert({ id: randomUUID(), domain: k.domain, selector: k.selector, algorithm: k.algorithm, state, createdAt: Date.now(), privateKeyPem: k.privateKeyPem, publicKeyPem: k.publicKeyPem });
+          await store.insert({ id: randomUUID(), domain: k.domain, selector: k.selector, algorithm: k.algorithm, state, createdAt: Date.now(), privateKeyPem: k.privateKeyPem, publicKeyPem: k.publicKeyPem });
           io.stdout.write(`${k.domain} ${k.selector}: imported ${k.algorithm} from ${k.file} as ${state}\n`);
         }
         return 0;
@@ -184,7 +184,7 @@ export const run: CliCommand = async (argv, io) => {
     io.stderr.write(`mailanchor keys: ${describeError(err).message}\n`);
     return 1;
   } finally {
-    db.close();
+    await opened.close();
   }
 };
 

@@ -3,34 +3,27 @@
  *     to the MTA (what went where, what was skipped and why);
  * `mailanchor report show` — reports, deliveries, suppressions, bounces and evaluations stored;
  * `mailanchor report suppress|unsuppress ADDRESS|DOMAIN` — the suppression list;
- * `mailanchor report read FILE|DIR|MAILDIR… [--html OUT.html]` — summarise received reports.
+ * `mailanchor report read|import|page …` — received reports: see `report-received.ts`.
  */
-import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/sections.ts';
 import { parseDnsServer, resolverOptions } from '../dns/config.ts';
 import { createResolver } from '../dns/resolver.ts';
 import { describeError } from '../errors.ts';
-import { openDatabase } from '../store/database.ts';
-import { migrateEvaluations } from '../store/dmarc-evaluations.ts';
-import { addSuppression, listBounces, listDeliveries, listReports, listSuppressions, migrateLedger, removeSuppression } from '../reports/ledger.ts';
-import { readReports } from '../reports/read/read-reports.ts';
-import { renderHtml } from '../reports/read/render-html.ts';
-import { renderText } from '../reports/read/render-text.ts';
 import { runSendJob, type SendEvent } from '../reports/send-job.ts';
 import { smtpTransport } from '../reports/smtp-client.ts';
 import { sendmailTransport, type MailTransport } from '../reports/transport.ts';
 import type { CliCommand, CliIo } from './io.ts';
+import { openCommandStore } from './open-store.ts';
+import { importCommand, pageCommand, readCommand, RECEIVED_USAGE, type OpenStore } from './report-received.ts';
 
-const USAGE = `usage: mailanchor report <subcommand> [--config FILE]
+const USAGE = `usage: mailanchor report <subcommand> [--config FILE] [--store FILE|postgresql://USER@HOST:PORT/DB]
   send [--dry-run] [--dns HOST[:PORT]]    generate due reports and send them (dry run: show what would go where)
   show                                    reports, deliveries, suppressions and bounces in the store
   suppress ADDRESS|DOMAIN                 never send reports there
   unsuppress ADDRESS|DOMAIN               remove from the suppression list (and forget its bounces)
-  read FILE|DIR|MAILDIR… [--html OUT]     summarise received DMARC (XML, .gz, .zip, mail) and TLS-RPT reports
-`;
+${RECEIVED_USAGE}`;
 
 export function transportFor(config: Config): MailTransport {
   const r = config.reports;
@@ -55,6 +48,8 @@ export function formatEvent(e: SendEvent): string {
       return `not sending ${e.reportId} to ${e.address}: ${e.reason}`;
     case 'deferred':
       return `deferred ${e.reportId} to ${e.address} (retried next run): ${e.reason}`;
+    case 'claimed-elsewhere':
+      return `left ${e.reportId} to ${e.address} to another run (it holds the claim)`;
     case 'suppressed-now':
       return `suppressed ${e.address} from now on: ${e.reason}`;
     case 'pruned':
@@ -62,31 +57,30 @@ export function formatEvent(e: SendEvent): string {
   }
 }
 
-async function send(args: readonly string[], io: CliIo, config: Config): Promise<number> {
+async function send(args: readonly string[], io: CliIo, config: Config, open: OpenStore): Promise<number> {
   const { values } = parseArgs({ args: [...args], options: { 'dry-run': { type: 'boolean', default: false }, dns: { type: 'string' } }, allowPositionals: false });
-  const db = openDatabase(config.store.path, { readOnly: false });
+  const store = await open();
   try {
     const dns = createResolver(resolverOptions(config.dns, values.dns ? { servers: [parseDnsServer(values.dns)] } : {}));
     const dryRun = values['dry-run'] === true;
-    const events = await runSendJob({ db, config: config.reports, dns, transport: transportFor(config), now: Date.now, dryRun });
+    const events = await runSendJob({ evaluations: store.evaluations, ledger: store.ledger, config: config.reports, dns, transport: transportFor(config), now: Date.now, dryRun });
     if (!config.reports.enabled) io.stdout.write('reports.enabled is false: nothing to do\n');
     if (events.length === 0) io.stdout.write('nothing to report\n');
     for (const e of events) io.stdout.write(`${dryRun ? '[dry run] ' : ''}${formatEvent(e)}\n`);
     return events.some((e) => e.kind === 'deferred') ? 75 : 0; // EX_TEMPFAIL: the timer retries
   } finally {
-    db.close();
+    await store.close();
   }
 }
 
-async function show(io: CliIo, config: Config): Promise<number> {
-  const db = openDatabase(config.store.path, { readOnly: false });
+async function show(io: CliIo, config: Config, open: OpenStore): Promise<number> {
+  const store = await open();
+  const ledger = store.ledger;
   try {
-    migrateEvaluations(db);
-    migrateLedger(db);
-    const ev = db.prepare('SELECT COUNT(*) AS n, MIN(received_at) AS a, MAX(received_at) AS b FROM dmarc_evaluations').get() as { n: number; a: number | null; b: number | null };
-    io.stdout.write(`evaluations: ${ev.n}${ev.a !== null && ev.b !== null ? ` (${new Date(ev.a).toISOString()} .. ${new Date(ev.b).toISOString()})` : ''}\n`);
-    const deliveries = listDeliveries(db);
-    const reports = listReports(db);
+    const ev = await store.evaluations.summary();
+    io.stdout.write(`evaluations: ${ev.count}${ev.first !== undefined && ev.last !== undefined ? ` (${new Date(ev.first).toISOString()} .. ${new Date(ev.last).toISOString()})` : ''}\n`);
+    const deliveries = await ledger.listDeliveries();
+    const reports = await ledger.listReports();
     io.stdout.write(`reports: ${reports.length}\n`);
     for (const r of reports) {
       io.stdout.write(`  ${r.reportId}  ${r.policyDomain}  ${iso(r.beginAt)}..${iso(r.endAt)}  ${r.messageCount} msg  ${r.fileName}\n`);
@@ -94,55 +88,49 @@ async function show(io: CliIo, config: Config): Promise<number> {
         io.stdout.write(`    ${d.state.padEnd(7)} ${d.address}  attempts ${d.attempts}${d.sentAt ? `  sent ${new Date(d.sentAt).toISOString()}` : ''}${d.reason ? `  ${d.reason}` : ''}\n`);
       }
     }
-    const sup = [...config.reports.suppress.map((e) => ({ entry: e, reason: 'config reports.suppress' })), ...listSuppressions(db)];
+    const sup = [...config.reports.suppress.map((e) => ({ entry: e, reason: 'config reports.suppress' })), ...(await ledger.listSuppressions())];
     io.stdout.write(`suppressed: ${sup.length}\n`);
     for (const s of sup) io.stdout.write(`  ${s.entry}  ${s.reason}\n`);
-    const bounces = listBounces(db);
+    const bounces = await ledger.listBounces();
     if (bounces.length) io.stdout.write(`bounces:\n${bounces.map((b) => `  ${b.address}  ${b.count}  ${b.lastReason}\n`).join('')}`);
     return 0;
   } finally {
-    db.close();
+    await store.close();
   }
 }
 
-async function suppress(args: readonly string[], io: CliIo, config: Config, add: boolean): Promise<number> {
+async function suppress(args: readonly string[], io: CliIo, open: OpenStore, add: boolean): Promise<number> {
   const { positionals } = parseArgs({ args: [...args], options: {}, allowPositionals: true });
   if (positionals.length !== 1 || !positionals[0]) {
     io.stderr.write(USAGE);
     return 64;
   }
-  const db = openDatabase(config.store.path, { readOnly: false });
+  const store = await open();
   try {
-    migrateLedger(db);
-    if (add) addSuppression(db, positionals[0], 'added by hand', Date.now());
-    else if (!removeSuppression(db, positionals[0])) io.stdout.write(`${positionals[0]} was not suppressed\n`);
+    if (add) await store.ledger.addSuppression(positionals[0], 'added by hand', Date.now());
+    else if (!(await store.ledger.removeSuppression(positionals[0]))) io.stdout.write(`${positionals[0]} was not suppressed\n`);
     return 0;
   } finally {
-    db.close();
+    await store.close();
   }
 }
 
-async function read(args: readonly string[], io: CliIo, config: Config): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...args], options: { html: { type: 'string' } }, allowPositionals: true });
-  if (positionals.length === 0) {
-    io.stderr.write(USAGE);
-    return 64;
+/** Takes `--NAME VALUE` / `--NAME=VALUE` out of argv (the options every subcommand shares). */
+function takeOption(argv: readonly string[], name: string): { value: string | undefined; rest: string[] } {
+  const rest: string[] = [];
+  let value: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === `--${name}`) value = argv[++i];
+    else if (a.startsWith(`--${name}=`)) value = a.slice(name.length + 3);
+    else rest.push(a);
   }
-  const result = await readReports(positionals.map((p) => resolve(io.cwd, p)), config.reports.read, config.reports.domains);
-  io.stdout.write(renderText(result.summary, result.skipped));
-  if (values.html) {
-    const out = resolve(io.cwd, values.html);
-    await writeFile(out, renderHtml(result.summary, result.skipped, Date.now()));
-    io.stdout.write(`HTML summary written to ${out}\n`);
-  }
-  // 0 when something was read; 65 (EX_DATAERR) when every input was unusable.
-  return result.summary.reports > 0 || result.skipped.length === 0 ? 0 : 65;
+  return { value, rest };
 }
 
 export const run: CliCommand = async (argv, io) => {
-  const configIdx = argv.indexOf('--config');
-  const configFile = configIdx >= 0 ? argv[configIdx + 1] : argv.find((a) => a.startsWith('--config='))?.slice(9);
-  const rest = argv.filter((a, i) => !(a === '--config' || (configIdx >= 0 && i === configIdx + 1) || a.startsWith('--config=')));
+  const { value: configFile, rest: afterConfig } = takeOption(argv, 'config');
+  const { value: storeUrl, rest } = takeOption(afterConfig, 'store');
   const [sub, ...args] = rest;
   if (!sub || sub === '--help' || sub === 'help') {
     io.stdout.write(USAGE);
@@ -150,16 +138,21 @@ export const run: CliCommand = async (argv, io) => {
   }
   try {
     const { config } = await loadConfig(configFile);
+    const open: OpenStore = () => openCommandStore(config, storeUrl, io.cwd);
     switch (sub) {
       case 'send':
-        return await send(args, io, config);
+        return await send(args, io, config, open);
       case 'show':
-        return await show(io, config);
+        return await show(io, config, open);
       case 'suppress':
       case 'unsuppress':
-        return await suppress(args, io, config, sub === 'suppress');
+        return await suppress(args, io, open, sub === 'suppress');
       case 'read':
-        return await read(args, io, config);
+        return await readCommand(args, io, config, USAGE);
+      case 'import':
+        return await importCommand(args, io, config, open);
+      case 'page':
+        return await pageCommand(args, io, config, open);
       default:
         io.stderr.write(`mailanchor report: unknown subcommand "${sub}"\n${USAGE}`);
         return 64;

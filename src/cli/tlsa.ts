@@ -14,16 +14,16 @@
 import { parseArgs } from 'node:util';
 import { createPublicKey, createPrivateKey, type X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createLogger, format, transports } from 'winston';
 import type { CliCommand, CliIo } from './io.ts';
 import { loadConfig } from '../config/load.ts';
+import { createLogger } from '../log/logger.ts';
 import type { Config } from '../config/sections.ts';
 import { parseDnsServer, resolverOptions } from '../dns/config.ts';
 import { createResolver } from '../dns/resolver.ts';
 import { loadTsigKey } from '../dns/tsig.ts';
 import type { DnsServer } from '../dns/types.ts';
 import { MailanchorError, describeError } from '../errors.ts';
-import { checkKeyMatches, readTlsaSource, type CertChain } from '../dane/cert-input.ts';
+import { certName, checkKeyMatches, oneLine, readTlsaSource, type CertChain } from '../dane/cert-input.ts';
 import { CHECK_EXIT, checkDane } from '../dane/check.ts';
 import { siteZone, type DaneSiteConfig } from '../dane/config.ts';
 import { DaneError } from '../dane/errors.ts';
@@ -33,7 +33,7 @@ import { hookPublisher, manualPublisher, rfc2136Publisher, zoneFilePublisher, ty
 import { deployVerdict, observe, planRollover } from '../dane/rollover.ts';
 import { loadRolloverState, saveRolloverState, stateFileFor } from '../dane/rollover-state.ts';
 import { runSidecar, syncSite } from '../dane/sidecar.ts';
-import { recordsFor, type ComputedTlsa } from '../dane/tlsa-compute.ts';
+import { computeRecords, recordsFor, type ComputedTlsa, type TlsaWarning } from '../dane/tlsa-compute.ts';
 import { formatRecords, TLSA_FORMATS, type TlsaFormat } from '../dane/tlsa-format.ts';
 import { tlsaOwner, tlsaText, type Tlsa, type TlsaProto } from '../dane/tlsa-params.ts';
 
@@ -123,11 +123,14 @@ async function runCompute(argv: readonly string[], io: CliIo): Promise<number> {
   const ttl = num(values.ttl, 'ttl', 0, 2 ** 31 - 1);
   const now = nowOf(values.now);
   const records: ComputedTlsa[] = [];
+  const warnings: TlsaWarning[] = [];
   const chains: CertChain[] = [];
   for (const file of positionals) {
     const src = await readTlsaSource(file, { now });
     if (src.kind === 'chain') chains.push(src);
-    records.push(...recordsFor(src, { ...(usage === undefined ? {} : { usage }), ...(selector === undefined ? {} : { selector }), ...(matchingType === undefined ? {} : { matchingType }) }));
+    const computed = computeRecords(src, { ...(usage === undefined ? {} : { usage }), ...(selector === undefined ? {} : { selector }), ...(matchingType === undefined ? {} : { matchingType }) });
+    records.push(...computed.records);
+    warnings.push(...computed.warnings);
   }
   if (values.key) {
     if (chains.length !== 1) throw new UsageError('--key needs exactly one certificate file');
@@ -146,6 +149,8 @@ async function runCompute(argv: readonly string[], io: CliIo): Promise<number> {
   if (values.host) io.stdout.write(formatRecords(tlsaOwner(values.host, port, proto), unique, fmt, ttl));
   else if (fmt === 'json') io.stdout.write(formatRecords('', unique, fmt, ttl));
   else io.stdout.write(unique.map((r) => `${tlsaText(r)}\n`).join(''));
+  // Not lint: what the records can and cannot do with this input (--no-lint keeps them).
+  for (const w of warnings) io.stderr.write(`warning: ${w.message}\n`);
   if (!values['no-lint']) {
     for (const f of lintRecords({ port, records: unique, chains, ...(values.host ? { host: values.host } : {}), now })) io.stderr.write(`warning: ${f.message}\n`);
   }
@@ -201,7 +206,7 @@ async function runCheck(argv: readonly string[], io: CliIo): Promise<number> {
     io.stdout.write(`${report.owner} ${report.authenticated === undefined ? '' : report.authenticated ? '(DNSSEC-validated, AD=1)' : '(NOT validated, AD=0)'}\n`);
     for (const chain of report.chains ?? []) {
       io.stdout.write(`${chain.certs[0]?.publicKey.asymmetricKeyType ?? '?'} chain: ${chain.verdict.matched ? 'matches' : 'NO MATCH'}\n`);
-      for (const c of chain.certs) io.stdout.write(`  presented: ${c.subject.split('\n').join(', ')} (issuer ${c.issuer.split('\n').join(', ')})\n`);
+      for (const c of chain.certs) io.stdout.write(`  presented: ${certName(c)} (issuer ${oneLine(c.issuer) || '(empty)'})\n`);
       for (const r of chain.verdict.records) io.stdout.write(`  ${r.status.padEnd(9)} ${tlsaText(r.record)}\n            ${r.detail}\n`);
     }
     if (!report.chains) for (const r of report.records ?? []) io.stdout.write(`  record    ${tlsaText(r)}\n`);
@@ -210,7 +215,7 @@ async function runCheck(argv: readonly string[], io: CliIo): Promise<number> {
   return CHECK_EXIT[report.status];
 }
 
-const certJson = (c: X509Certificate) => ({ subject: c.subject.split('\n').join(', '), issuer: c.issuer.split('\n').join(', '), notAfter: c.validToDate.toISOString(), keyType: c.publicKey.asymmetricKeyType });
+const certJson = (c: X509Certificate) => ({ subject: oneLine(c.subject), issuer: oneLine(c.issuer), notAfter: c.validToDate.toISOString(), keyType: c.publicKey.asymmetricKeyType });
 
 interface SiteFlags {
   readonly site: DaneSiteConfig;
@@ -234,14 +239,14 @@ function siteFrom(config: Config, values: { host?: string | undefined; port?: st
     port,
     proto: values.proto ? protoOf(values.proto) : (configured?.proto ?? 'tcp'),
     zone: values.zone ?? configured?.zone,
-    certFiles: configured?.certFiles ?? [],
-    nextFiles: configured?.nextFiles ?? [],
+    cert_files: configured?.cert_files ?? [],
+    next_files: configured?.next_files ?? [],
     records: configured?.records ?? 'smtp',
     authoritative: values.auth && values.auth.length > 0 ? values.auth.map(parseDnsServer) : (configured?.authoritative ?? []),
     ttl: ttl !== undefined ? ttl * 1000 : (configured?.ttl ?? 3_600_000),
   };
   const owner = tlsaOwner(site.host, site.port, site.proto);
-  return { site, owner, zone: siteZone(site), stateFile: values.state ?? stateFileFor(config.dane.stateDir, owner), servers: site.authoritative, now: nowOf(values.now) };
+  return { site, owner, zone: siteZone(site), stateFile: values.state ?? stateFileFor(config.dane.state_dir, owner), servers: site.authoritative, now: nowOf(values.now) };
 }
 
 function observerFor(config: Config, servers: readonly DnsServer[], zone: string) {
@@ -255,12 +260,16 @@ async function runRollover(argv: readonly string[], io: CliIo): Promise<number> 
   const { values, positionals } = parseArgs({ args: [...argv], allowPositionals: true, options: { ...COMMON, ...SITE_OPTIONS, next: { type: 'string', multiple: true }, format: { type: 'string' } } });
   const { config } = await loadConfig(values.config);
   const f = siteFrom(config, values);
-  const current = positionals.length > 0 ? positionals : f.site.certFiles;
-  const nextFiles = values.next ?? f.site.nextFiles;
+  const current = positionals.length > 0 ? positionals : f.site.cert_files;
+  const nextFiles = values.next ?? f.site.next_files;
   if (current.length === 0) throw new UsageError('give the current certificate chain file(s)');
   const toRecords = async (files: readonly string[]): Promise<Tlsa[]> => {
     const out: Tlsa[] = [];
-    for (const file of files) out.push(...recordsFor(await readTlsaSource(file, { now: f.now }), f.site.records === 'dane-ee' ? { usage: 3 } : {}));
+    for (const file of files) {
+      const computed = computeRecords(await readTlsaSource(file, { now: f.now }), f.site.records === 'dane-ee' ? { usage: 3 } : {});
+      for (const w of computed.warnings) io.stderr.write(`warning: ${w.message}\n`);
+      out.push(...computed.records);
+    }
     return out;
   };
   const inService = await toRecords(current);
@@ -316,7 +325,7 @@ async function runDeployCheck(argv: readonly string[], io: CliIo): Promise<numbe
 async function runSidecarCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({ args: [...argv], options: { config: { type: 'string' }, once: { type: 'boolean' }, publisher: { type: 'string' }, server: { type: 'string' }, tsig: { type: 'string' }, fragment: { type: 'string' }, reload: { type: 'string' }, hook: { type: 'string' } } });
   const { config } = await loadConfig(values.config);
-  const logger = createLogger({ level: 'info', format: format.combine(format.timestamp(), format.json()), transports: [new transports.Stream({ stream: io.stderr })] });
+  const logger = createLogger(config.log, io.stderr);
   let publisher: TlsaPublisher;
   if (values.publisher === 'rfc2136') {
     if (!values.server) throw new UsageError('--publisher rfc2136 needs --server HOST[:PORT] (the primary)');
@@ -335,8 +344,8 @@ async function runSidecarCommand(argv: readonly string[], io: CliIo): Promise<nu
   const deps = {
     publisher,
     observe: (site: DaneSiteConfig, owner: string) => observerFor(config, site.authoritative, siteZone(site))(owner),
-    loadState: (owner: string) => loadRolloverState(stateFileFor(config.dane.stateDir, owner), owner),
-    saveState: (state: Parameters<typeof saveRolloverState>[1]) => saveRolloverState(stateFileFor(config.dane.stateDir, state.owner), state),
+    loadState: (owner: string) => loadRolloverState(stateFileFor(config.dane.state_dir, owner), owner),
+    saveState: (state: Parameters<typeof saveRolloverState>[1]) => saveRolloverState(stateFileFor(config.dane.state_dir, state.owner), state),
     now: Date.now,
     logger,
   };

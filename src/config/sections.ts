@@ -10,6 +10,7 @@ import { outboundSection } from '../outbound/config.ts';
 import { keysSection } from '../keys/config.ts';
 import { daneSection } from '../dane/config.ts';
 import { reportsSection } from '../reports/config.ts';
+import { auditSection } from '../audit/config.ts';
 
 // Every section has a default for each key, so an absent file or section is a valid config.
 export const configSchema = object({
@@ -23,6 +24,7 @@ export const configSchema = object({
   keys: withDefault(keysSection, () => keysSection({}, 'keys', [])),
   dane: withDefault(daneSection, () => daneSection({}, 'dane', [])),
   reports: withDefault(reportsSection, () => reportsSection({}, 'reports', [])),
+  audit: withDefault(auditSection, () => auditSection({}, 'audit', [])),
 });
 
 export type Config = Infer<typeof configSchema>;

@@ -16,6 +16,23 @@ export interface CertChain {
   readonly certs: readonly X509Certificate[];
   /** The private key found in the same file, already checked against the leaf. */
   readonly hasPrivateKey: boolean;
+  /**
+   * Certificates outside their validity period at `ParseOptions.now`. Not an input error:
+   * DANE-EE (usage 3) ignores names and dates (RFC 7672 §3.1.1), so `tlsa-compute.ts`
+   * still derives `3 x x` from an expired leaf and decides what the other usages allow.
+   */
+  readonly validity: readonly ValidityProblem[];
+}
+
+/** A certificate of a chain that is expired or not yet valid. */
+export interface ValidityProblem {
+  readonly kind: 'expired' | 'not-yet-valid';
+  /** Index in the chain (0 = leaf). */
+  readonly index: number;
+  /** One-line subject (see `certName`). */
+  readonly subject: string;
+  /** notAfter for `expired`, notBefore for `not-yet-valid`. */
+  readonly at: Date;
 }
 
 export interface BareKey {
@@ -49,10 +66,8 @@ function looksLikeDer(bytes: Buffer): boolean {
 }
 
 export interface ParseOptions {
-  /** Clock in ms for the validity check. */
+  /** Clock in ms for the validity check (reported in `CertChain.validity`). */
   readonly now: number;
-  /** Accept an expired / not yet valid leaf (e.g. `tlsa check` input, tests). Default false. */
-  readonly allowExpired?: boolean;
 }
 
 /** Parses one file's bytes; `file` names it in every error. */
@@ -75,12 +90,11 @@ export function parseTlsaSource(file: string, bytes: Buffer, options: ParseOptio
       throw new DaneError('NOT_CERTIFICATE', `${file}: certificate #${i + 1} does not parse: ${(err as Error).message}`, { file, index: i }, { cause: err });
     }
   });
-  checkValidity(file, certs, options);
   checkOrder(file, certs);
   const privates = keyBlocks.filter((b) => b.label.endsWith('PRIVATE KEY'));
   if (privates.length > 1) throw new DaneError('KEY_MISMATCH', `${file}: more than one private key in a chain file`, { file });
   if (privates[0]) checkKeyMatches(file, certs[0]!, privateKeyOf(file, privates[0]));
-  return { kind: 'chain', file, certs, hasPrivateKey: privates.length === 1 };
+  return { kind: 'chain', file, certs, hasPrivateKey: privates.length === 1, validity: validityProblems(certs, options.now) };
 }
 
 export async function readTlsaSource(file: string, options: ParseOptions): Promise<TlsaSource> {
@@ -96,7 +110,7 @@ export async function readTlsaSource(file: string, options: ParseOptions): Promi
 /** A separate key file (`--key`) must belong to the chain's leaf. */
 export function checkKeyMatches(file: string, leaf: X509Certificate, key: KeyObject): void {
   const ok = key.type === 'private' ? leaf.checkPrivateKey(key) : leaf.publicKey.equals(key);
-  if (!ok) throw new DaneError('KEY_MISMATCH', `${file}: the key does not belong to the certificate ${leaf.subject.replace(/\n/g, ', ')}`, { file });
+  if (!ok) throw new DaneError('KEY_MISMATCH', `${file}: the key does not belong to the certificate ${certName(leaf)}`, { file });
 }
 
 function privateKeyOf(file: string, b: PemBlock): KeyObject {
@@ -118,17 +132,14 @@ function spkiOf(file: string, b: PemBlock): Buffer {
   }
 }
 
-function checkValidity(file: string, certs: readonly X509Certificate[], options: ParseOptions): void {
-  if (options.allowExpired) return;
-  certs.forEach((c, i) => {
-    const what = i === 0 ? 'the certificate' : `issuer certificate #${i + 1}`;
-    if (c.validToDate.getTime() < options.now) {
-      throw new DaneError('EXPIRED', `${file}: ${what} (${oneLine(c.subject)}) expired on ${c.validToDate.toISOString()}`, { file, index: i, notAfter: c.validToDate.toISOString() });
-    }
-    if (c.validFromDate.getTime() > options.now) {
-      throw new DaneError('NOT_YET_VALID', `${file}: ${what} (${oneLine(c.subject)}) is not valid before ${c.validFromDate.toISOString()}`, { file, index: i });
-    }
+/** Which certificates are outside their dates at `now` (leaf first). */
+export function validityProblems(certs: readonly X509Certificate[], now: number): ValidityProblem[] {
+  const out: ValidityProblem[] = [];
+  certs.forEach((c, index) => {
+    if (c.validToDate.getTime() < now) out.push({ kind: 'expired', index, subject: certName(c), at: c.validToDate });
+    else if (c.validFromDate.getTime() > now) out.push({ kind: 'not-yet-valid', index, subject: certName(c), at: c.validFromDate });
   });
+  return out;
 }
 
 /** RFC 8446 §4.4.2 / RFC 5246: the sender's certificate first, each following one certifying the one before. */
@@ -140,11 +151,24 @@ function checkOrder(file: string, certs: readonly X509Certificate[]): void {
       const hint = certs.some((p, j) => j !== i + 1 && j > 0 && child.checkIssued(p)) ? ' (its issuer is elsewhere in the file: reorder leaf first, then issuers)' : '';
       throw new DaneError(
         'CHAIN_ORDER',
-        `${file}: certificate #${i + 2} (${oneLine(parent.subject)}) did not issue certificate #${i + 1} (${oneLine(child.subject)}); expected leaf first, each followed by its issuer${hint}`,
+        `${file}: certificate #${i + 2} (${certName(parent)}) did not issue certificate #${i + 1} (${certName(child)}); expected leaf first, each followed by its issuer${hint}`,
         { file, index: i + 1 },
       );
     }
   }
 }
 
-export const oneLine = (dn: string): string => dn.split('\n').join(', ');
+/**
+ * A distinguished name on one line. Node gives `undefined` for an empty DN (RFC 5280
+ * §4.1.2.6 allows an empty subject when the names are in subjectAltName, e.g.
+ * `openssl req -x509 -subj /`), so that is a value here, never a crash.
+ */
+export const oneLine = (dn: string | undefined): string => (dn === undefined || dn === '' ? '' : dn.split('\n').join(', '));
+
+/** How a certificate is named in messages and output: its subject, or its SAN when the subject is empty. */
+export function certName(cert: X509Certificate): string {
+  const subject = oneLine(cert.subject);
+  if (subject !== '') return subject;
+  const san = cert.subjectAltName;
+  return san ? `(empty subject; ${san})` : '(empty subject)';
+}

@@ -15,7 +15,7 @@ import { siteZone, type DaneSiteConfig } from './config.ts';
 import { DaneError } from './errors.ts';
 import type { TlsaPublisher } from './publisher.ts';
 import { planRollover, type RolloverPlan, type RolloverState, type TlsaObservation } from './rollover.ts';
-import { recordsFor } from './tlsa-compute.ts';
+import { computeRecords } from './tlsa-compute.ts';
 import { tlsaOwner, tlsaText, type Tlsa } from './tlsa-params.ts';
 
 export interface SidecarDeps {
@@ -31,13 +31,14 @@ export type SiteResult =
   | { readonly ok: true; readonly owner: string; readonly plan: RolloverPlan; readonly published: boolean }
   | { readonly ok: false; readonly owner: string; readonly error: string };
 
-async function recordsOf(files: readonly string[], site: DaneSiteConfig, now: number, chains: CertChain[] = []): Promise<Tlsa[]> {
+async function recordsOf(files: readonly string[], site: DaneSiteConfig, now: number, log: Logger, chains: CertChain[] = []): Promise<Tlsa[]> {
   const out: Tlsa[] = [];
   for (const file of files) {
     const src = await readTlsaSource(file, { now });
     if (src.kind === 'chain') chains.push(src);
-    const recs = site.records === 'dane-ee' ? recordsFor(src, { usage: 3 }) : recordsFor(src);
-    out.push(...recs.map(({ usage, selector, matchingType, data }) => ({ usage, selector, matchingType, data })));
+    const computed = computeRecords(src, site.records === 'dane-ee' ? { usage: 3 } : {});
+    for (const w of computed.warnings) log.warn(w.message, { warning: w.code, file: w.file });
+    out.push(...computed.records.map(({ usage, selector, matchingType, data }) => ({ usage, selector, matchingType, data })));
   }
   return out;
 }
@@ -51,8 +52,8 @@ export async function syncSite(site: DaneSiteConfig, deps: SidecarDeps): Promise
   let next: Tlsa[];
   const chains: CertChain[] = [];
   try {
-    inService = await recordsOf(site.certFiles, site, now, chains);
-    next = await recordsOf(site.nextFiles, site, now);
+    inService = await recordsOf(site.cert_files, site, now, log, chains);
+    next = await recordsOf(site.next_files, site, now, log);
   } catch (err) {
     // Bad input never becomes a record: leave DNS as it is and say why.
     log.error('certificate input rejected; TLSA RRset left unchanged', describeError(err));
@@ -60,7 +61,7 @@ export async function syncSite(site: DaneSiteConfig, deps: SidecarDeps): Promise
   }
   if (inService.length === 0) {
     log.error('no certificate files configured for this site; nothing published');
-    return { ok: false, owner, error: 'no certFiles' };
+    return { ok: false, owner, error: 'no cert_files' };
   }
   const state = await deps.loadState(owner);
   let observations: TlsaObservation[];
@@ -117,7 +118,7 @@ export async function runSidecar(sites: readonly DaneSiteConfig[], deps: Sidecar
   };
   const watchers: FSWatcher[] = [];
   let debounce: NodeJS.Timeout | undefined;
-  const dirs = new Set(sites.flatMap((s) => [...s.certFiles, ...s.nextFiles]).map((f) => dirname(f)));
+  const dirs = new Set(sites.flatMap((s) => [...s.cert_files, ...s.next_files]).map((f) => dirname(f)));
   for (const dir of dirs) {
     try {
       watchers.push(

@@ -13,6 +13,8 @@ export interface QueryServerOptions {
   readonly recursionDesired?: boolean;
   /** DO bit via EDNS0 (RFC 3225), so a validating resolver reports AD. Default false. */
   readonly dnssec?: boolean;
+  /** CD bit (RFC 4035 §3.2.2): the resolver skips validation. Default false. */
+  readonly checkingDisabled?: boolean;
   /**
    * For the whole query: the TCP retry after a truncated UDP reply gets what is left of it,
    * not a fresh timeout, so one query never takes longer than this. Default 5000 ms.
@@ -41,6 +43,7 @@ export async function queryServer<T extends RRType>(server: DnsServer, name: str
     type,
     recursionDesired: options.recursionDesired ?? true,
     dnssec: options.dnssec ?? false,
+    ...(options.checkingDisabled ? { checkingDisabled: true } : {}),
   };
   const request = buildQuery(spec);
   const now = options.now ?? (() => performance.now());

@@ -64,6 +64,8 @@ export interface QuerySpec {
   readonly type: RRType;
   readonly recursionDesired: boolean;
   readonly dnssec: boolean;
+  /** CD (RFC 4035 §3.2.2): a validating resolver answers without validating (no SERVFAIL for bogus data). */
+  readonly checkingDisabled?: boolean;
 }
 
 /** The request bytes: one question, EDNS0 OPT with our payload size and DO when asked. */
@@ -72,7 +74,7 @@ export function buildQuery(spec: QuerySpec): Buffer {
   return dnsPacket.encode({
     type: 'query',
     id: spec.id,
-    flags: spec.recursionDesired ? FLAGS.RD : 0,
+    flags: (spec.recursionDesired ? FLAGS.RD : 0) | (spec.checkingDisabled ? FLAGS.CD : 0),
     questions: [{ name: name === '' ? '.' : name, type: spec.type, class: 'IN' }],
     additionals: [{ type: 'OPT', name: '.', udpPayloadSize: EDNS_UDP_PAYLOAD, flags: spec.dnssec ? EDNS_DO : 0 } as dnsPacket.Answer],
   });

@@ -43,6 +43,13 @@ export interface ResolverOptions {
   readonly transport?: DnsTransport;
   /** Ask over TCP only. Default false. */
   readonly tcpOnly?: boolean;
+  /**
+   * Set CD on every query (RFC 4035 §3.2.2): a validating upstream returns data it could
+   * not validate instead of SERVFAIL. For diagnostics (`mailanchor audit` reads a zone
+   * whose DNSSEC is broken and reports that once, in its dnssec check); never for the milter.
+   * Default false.
+   */
+  readonly checkingDisabled?: boolean;
 }
 
 export interface ResolverStats {
@@ -149,6 +156,7 @@ export function createResolver(options: ResolverOptions): Resolver {
           dnssec,
           timeoutMs,
           tcpOnly: options.tcpOnly ?? false,
+          ...(options.checkingDisabled ? { checkingDisabled: true } : {}),
           ...(options.transport ? { transport: options.transport } : {}),
         });
         if (answer.records.length > 0) answers.positive++;

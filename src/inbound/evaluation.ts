@@ -1,33 +1,30 @@
-/** The DMARC evaluation row for aggregate reports, from the message's results. Pure. */
-import type { Disposition, DmarcEvaluation, OverrideReason, PublishedPolicy } from '../store/dmarc-evaluations.ts';
-import type { MailauthResult } from './mailauth-result.ts';
+/**
+ * The DMARC evaluation row for aggregate reports (RFC 9990 <record>), from the engine's typed
+ * verdicts and the disposition applied. Pure. A message whose DMARC evaluation found no policy
+ * record has nothing to report to; it is still recorded (no `policy`) so `report show` can
+ * count it, and the report builder skips it.
+ */
+import type { DmarcRecord } from '../auth/results.ts';
+import type { MessageResult } from '../auth/session.ts';
+import type { Disposition as PolicyDisposition } from '../policy/disposition.ts';
+import type { DmarcEvaluation, PublishedPolicy } from './evaluation-log.ts';
 
-const DISPOSITIONS = new Set(['none', 'quarantine', 'reject']);
-
-function disposition(v: unknown): Disposition | undefined {
-  return typeof v === 'string' && DISPOSITIONS.has(v.toLowerCase()) ? (v.toLowerCase() as Disposition) : undefined;
-}
-
-/** The record's tags as the report's <policy_published> wants them. */
-export function publishedPolicy(domain: string, tags: Readonly<Record<string, unknown>>): PublishedPolicy | undefined {
-  const p = disposition(tags['p']);
-  if (!p) return undefined;
-  const sp = disposition(tags['sp']);
-  const np = disposition(tags['np']);
-  const psd = tags['psd'];
-  const ri = Number(tags['ri']);
+/** The record as the report's <policy_published> states it (RFC 9990 §2.1 PolicyPublishedType). */
+export function publishedPolicy(domain: string, r: DmarcRecord): PublishedPolicy | undefined {
+  if (!r.p) return undefined;
   return {
     domain,
-    p,
-    ...(sp ? { sp } : {}),
-    ...(np ? { np } : {}),
-    adkim: tags['adkim'] === 's' ? 's' : 'r',
-    aspf: tags['aspf'] === 's' ? 's' : 'r',
-    testing: tags['t'] === 'y',
-    ...(psd === 'y' || psd === 'n' || psd === 'u' ? { psd } : {}),
-    ...(typeof tags['fo'] === 'string' ? { fo: tags['fo'] } : {}),
-    rua: typeof tags['rua'] === 'string' ? tags['rua'].split(',').map((s) => s.trim()).filter(Boolean) : [],
-    ri: Number.isFinite(ri) && ri > 0 ? ri : 86400,
+    p: r.p,
+    ...(r.sp ? { sp: r.sp } : {}),
+    ...(r.np ? { np: r.np } : {}),
+    adkim: r.adkim,
+    aspf: r.aspf,
+    testing: r.testing,
+    psd: r.psd,
+    ...(r.fo ? { fo: r.fo } : {}),
+    rua: r.rua,
+    // `ri` is gone in RFC 9989; reports go out daily (RFC 9990 §2: at least once per 24 h).
+    ri: 86_400,
   };
 }
 
@@ -38,42 +35,39 @@ export interface EvaluationInput {
   readonly sender: string;
   readonly helo: string;
   readonly firstRcpt: string | undefined;
-  readonly result: MailauthResult;
-  readonly dmarcResult: DmarcEvaluation['dmarcResult'];
-  readonly disposition: Disposition;
-  readonly override?: { readonly reason: OverrideReason; readonly comment?: string };
-  readonly arcResult?: string;
+  readonly result: MessageResult;
+  readonly disposition: PolicyDisposition;
 }
 
 const domainOf = (addr: string): string => (addr.includes('@') ? addr.slice(addr.lastIndexOf('@') + 1).toLowerCase() : '');
 
 export function buildEvaluation(i: EvaluationInput): DmarcEvaluation | undefined {
   const d = i.result.dmarc;
-  const headerFrom = d ? d.status.header?.from : undefined;
-  if (!d || !headerFrom) return undefined;
+  if (!d.fromDomain) return undefined; // no author domain: no policy domain to report to
   const spf = i.result.spf;
   const policy = d.policyDomain && d.record ? publishedPolicy(d.policyDomain, d.record) : undefined;
+  const disposition = i.disposition;
   return {
     receivedAt: i.receivedAt,
     ...(i.queueId ? { queueId: i.queueId } : {}),
     sourceIp: i.sourceIp,
-    headerFrom: headerFrom.toLowerCase(),
+    headerFrom: d.fromDomain,
     envelopeFrom: domainOf(i.sender),
     ...(i.firstRcpt ? { envelopeTo: domainOf(i.firstRcpt) } : {}),
     spf: {
-      domain: (spf && spf.domain) || (i.sender ? domainOf(i.sender) : i.helo.toLowerCase()),
-      scope: i.sender ? 'mfrom' : 'helo',
-      result: spf ? spf.status.result : 'none',
+      domain: spf?.domain ?? (i.sender ? domainOf(i.sender) : i.helo.toLowerCase()),
+      scope: spf?.scope ?? (i.sender ? 'mfrom' : 'helo'),
+      result: spf?.result ?? 'none',
     },
-    dkim: (i.result.dkim.results ?? [])
-      .filter((r) => r.signingDomain)
-      .map((r) => ({ domain: r.signingDomain!.toLowerCase(), selector: r.selector ?? '', result: r.status.result, ...(r.status.comment ? { humanResult: r.status.comment } : {}) })),
-    dmarcResult: i.dmarcResult,
-    spfAligned: Boolean(d.alignment?.spf?.result),
-    dkimAligned: Boolean(d.alignment?.dkim?.result) && i.dmarcResult === 'pass',
+    dkim: i.result.dkim
+      .filter((c) => c.domain)
+      .map((c) => ({ domain: c.domain!, selector: c.selector ?? '', result: c.result, ...(c.result === 'pass' ? {} : { humanResult: c.reason }) })),
+    dmarcResult: d.result,
+    spfAligned: d.aligned.spf,
+    dkimAligned: d.aligned.dkim.length > 0,
     ...(policy ? { policy } : {}),
-    disposition: i.disposition,
-    ...(i.override ? { overrideReason: i.override.reason, ...(i.override.comment ? { overrideComment: i.override.comment } : {}) } : {}),
-    ...(i.arcResult ? { arcResult: i.arcResult } : {}),
+    disposition: disposition.reported,
+    ...(disposition.override ? { overrideReason: disposition.override.reason, ...(disposition.override.comment ? { overrideComment: disposition.override.comment } : {}) } : {}),
+    ...(i.result.arc ? { arcResult: i.result.arc.result } : {}),
   };
 }

@@ -1,82 +1,64 @@
 /**
- * The inbound filter: SPF, DKIM, DMARC, ARC (mailauth, through our caching resolver) and
- * iprev for mail from the internet; one Authentication-Results header on top, forged ones
- * with our authserv-id removed; DMARC policy applied. DNS work starts as early as it can:
- * iprev at connect, SPF at MAIL FROM, DKIM keys and the DMARC record at end of headers,
- * all while the body streams into the verifier; the shared cache and in-flight dedupe make
- * mailauth's own (sequential) lookups at the end hits.
+ * The inbound filter: mail from the internet through the authentication engine
+ * (`src/auth/session.ts`), our one Authentication-Results on top with forged ones removed,
+ * the DMARC disposition (`src/policy/`), ARC sealing of mail we forward, and the evaluation
+ * recorded for aggregate reports. This file only adapts milter stages to the engine and the
+ * engine's typed verdicts to milter modifications; the decisions live in auth/ and policy/.
+ *
+ * Stages, and what each starts: connect → iprev; MAIL FROM → SPF (one evaluation, reused);
+ * end of headers → DKIM and ARC key lookups, DMARC policy and organizational-domain walks;
+ * body → body hashes, one per distinct canonicalisation and l=; end of message → the verdict.
  */
-import { createRequire } from 'node:module';
 import type { Logger } from 'winston';
 import type { MailFilterDeps } from '../app/mail-filter.ts';
-import { budgetedLookup, type BudgetedLookup, type DnsBudget } from '../auth/dns-budget.ts';
-import { mailauthResolver, type MailauthResolver } from '../dns/mailauth-resolver.ts';
+import { authenticationResults } from '../auth/authentication-results.ts';
+import { seal } from '../auth/arc/seal.ts';
+import { sealDecision } from '../auth/arc/seal-decision.ts';
+import { checkIprev } from '../auth/iprev/check.ts';
+import type { IprevCheck } from '../auth/results.ts';
+import { MessageAuthenticator, type Engine, type MessageResult } from '../auth/session.ts';
+import { KeyParseCache } from '../auth/dkim/key-lookup.ts';
 import { describeError } from '../errors.ts';
-import type { FilterFactory, MilterFilter, Modification, SessionContext, Verdict } from '../milter/filter.ts';
-import { recordEvaluation } from '../store/dmarc-evaluations.ts';
-import { AR_HEADER, forgedRemovals, renderAuthResults } from './authentication-results.ts';
+import { AUTHENTICATION_RESULTS, renderAuthenticationResults } from '../mail/auth-results.ts';
+import type { HeaderField } from '../mail/header.ts';
+import type { ConnectInfo, EndOfMessageResult, FilterFactory, MilterFilter, Modification, SessionContext, Verdict } from '../milter/filter.ts';
+import { decideDisposition, type Disposition, type DispositionPolicy } from '../policy/disposition.ts';
+import { compileNetworks } from '../policy/networks.ts';
 import type { InboundConfig } from './config.ts';
 import { buildEvaluation } from './evaluation.ts';
-import { checkIprev, iprevInfo, type Iprev } from './iprev.ts';
-import { arcKeyNames, correctArc, correctDmarc, type MailauthResult } from './mailauth-result.ts';
-import { MessageFeed, headerBlock } from './message-feed.ts';
-import { decidePolicy, networkCovered, type PolicyDecision } from './policy.ts';
+import { forgedRemovals } from './forged-results.ts';
 
-const require = createRequire(import.meta.url);
-// mailauth is CommonJS; its typings do not cover the options we pass (maxResolveCount …).
-const mailauth = require('mailauth') as {
-  authenticate(input: NodeJS.ReadableStream, opts: Record<string, unknown>): Promise<MailauthResult>;
-  spf(opts: Record<string, unknown>): Promise<unknown>;
-};
+const CONTINUE: Verdict = { kind: 'continue' };
 
-/** Temporary DNS failures seen while checking one message (for the ARC correction). */
-function recordingResolver(base: MailauthResolver, tempFailures: Set<string>): MailauthResolver {
-  return async (name, type) => {
-    try {
-      return await base(name, type);
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code !== 'ENOTFOUND' && code !== 'ENODATA') tempFailures.add(name.toLowerCase().replace(/\.$/, ''));
-      throw err;
-    }
+/** What every connection of this config shares: the engine settings and the compiled policy. */
+interface Shared {
+  readonly cfg: InboundConfig;
+  readonly deps: MailFilterDeps;
+  readonly engine: (receiver: string) => Engine;
+  readonly policy: DispositionPolicy;
+}
+
+export function createInboundFilterFactory(deps: MailFilterDeps, keyCache: KeyParseCache = new KeyParseCache()): FilterFactory {
+  const cfg = deps.config.inbound;
+  const engine = (receiver: string): Engine => ({
+    dns: deps.dns,
+    keyCache,
+    now: deps.now,
+    budget: { timeMs: cfg.dns_budget_time, maxQueries: cfg.dns_budget_queries },
+    spfLimits: { lookups: cfg.spf_max_lookups, voidLookups: cfg.spf_max_void_lookups },
+    minKeyBits: cfg.min_key_bits,
+    maxSignatures: cfg.max_signatures,
+    arc: cfg.arc,
+    dmarc: { noAuthorPolicy: cfg.no_author_policy, multipleFrom: cfg.multiple_from, countPartialBody: cfg.partial_body_signatures === 'count' },
+    receiver,
+  });
+  const policy: DispositionPolicy = {
+    enforce: cfg.enforce,
+    onTemperror: cfg.on_temperror,
+    overrides: cfg.overrides.map((o) => ({ domains: o.domains, networks: compileNetworks(o.networks), action: o.action, reason: o.reason, ...(o.comment ? { comment: o.comment } : {}) })),
+    trustedArcSealers: cfg.trusted_arc_sealers,
   };
-}
-
-const tagValue = (header: string, tag: string): string | undefined =>
-  new RegExp(`(?:^|;)\\s*${tag}\\s*=\\s*([^;\\s]+)`, 'i').exec(header.replace(/\r?\n[ \t]/g, ' '))?.[1];
-
-const fromDomains = (value: string): string[] =>
-  [...value.matchAll(/@([A-Za-z0-9.\-_\u0080-\uffff]+)/g)].map((m) => m[1]!.toLowerCase().replace(/\.$/, ''));
-
-interface Message {
-  sender: string;
-  firstRcpt?: string;
-  readonly headers: Array<[string, string]>;
-  readonly arValues: string[];
-  readonly arcHeaders: string[];
-  fromHeaders: number;
-  fromAuthors: Set<string>;
-  dkimSignatures: number;
-  feed?: MessageFeed;
-  auth?: Promise<MailauthResult>;
-  readonly tempFailures: Set<string>;
-  /** The SPF check started at MAIL FROM, on a DNS budget of its own (RFC 7208 §4.6.4). */
-  readonly spfBudget: BudgetedLookup;
-  /** Everything from end of headers on (mailauth's authenticate, the prefetches). */
-  budget?: BudgetedLookup;
-  resolver?: MailauthResolver;
-  readonly started: number;
-}
-
-export interface InboundVerdict {
-  readonly decision: PolicyDecision;
-  readonly authResults: string;
-}
-
-export function createInboundFilterFactory(deps: MailFilterDeps): FilterFactory {
-  const cfg: InboundConfig = deps.config.inbound;
-  const trustedNetworks = deps.config.outbound.trusted_networks;
-  const trustedDaemons = new Set(deps.config.outbound.trusted_daemons);
+  const shared: Shared = { cfg, deps, engine, policy };
   return {
     name: 'inbound',
     requirements: {
@@ -86,313 +68,186 @@ export function createInboundFilterFactory(deps: MailFilterDeps): FilterFactory 
       noReplyStages: ['connect', 'helo', 'mail', 'rcpt', 'header', 'eoh', 'body'],
       macros: { connect: ['j', '{daemon_name}', '{client_addr}', '{client_name}'], mail: ['i', '{auth_authen}'], eom: ['i'] },
     },
-    create: (ctx) => new InboundFilter(ctx, deps, cfg, trustedNetworks, trustedDaemons),
+    create: (ctx) => new InboundFilter(ctx, shared),
   };
+}
+
+interface Message {
+  readonly auth: MessageAuthenticator;
+  readonly sender: string;
+  readonly recipients: string[];
+  /** Authentication-Results values in header order, for forged-header removal. */
+  readonly arValues: string[];
 }
 
 class InboundFilter implements MilterFilter {
   readonly #ctx: SessionContext;
-  readonly #deps: MailFilterDeps;
-  readonly #cfg: InboundConfig;
+  readonly #s: Shared;
   readonly #log: Logger;
-  readonly #trustedNetworks: readonly string[];
-  readonly #trustedDaemons: ReadonlySet<string>;
   #ip: string | undefined;
   #helo = '';
-  #iprev: Promise<Iprev> | undefined;
+  /** Per connection: the client's address does not change between its messages. */
+  #iprev: Promise<IprevCheck> | undefined;
   #msg: Message | undefined;
-  readonly #dnsBudget: DnsBudget;
 
-  constructor(ctx: SessionContext, deps: MailFilterDeps, cfg: InboundConfig, trustedNetworks: readonly string[], trustedDaemons: ReadonlySet<string>) {
+  constructor(ctx: SessionContext, shared: Shared) {
     this.#ctx = ctx;
-    this.#deps = deps;
-    this.#cfg = cfg;
-    this.#log = deps.logger.child({ sid: ctx.sessionId });
-    this.#trustedNetworks = trustedNetworks;
-    this.#trustedDaemons = trustedDaemons;
-    this.#dnsBudget = { timeMs: cfg.dns_budget_time, maxQueries: cfg.dns_budget_queries };
+    this.#s = shared;
+    this.#log = shared.deps.logger.child({ sid: ctx.sessionId });
   }
 
-  /** A budget ran out: the check it cut is a temperror; the log says which limit. */
-  #logBudget(budget: BudgetedLookup, phase: 'spf-at-mail-from' | 'end-of-message'): void {
-    const spent = budget.spent;
-    if (!spent.exhausted) return;
-    this.#log.warn('per-message DNS budget spent: the check still running is a temperror', {
-      phase,
-      limit: spent.exhausted,
-      ...(spent.exhausted === 'time' ? { budget_ms: this.#dnsBudget.timeMs } : { budget_queries: this.#dnsBudget.maxQueries }),
-      queries: spent.queries,
-      queue_id: this.#ctx.macros.get('i'),
-    });
-  }
-
-  connect(info: Parameters<NonNullable<MilterFilter['connect']>>[0]): Verdict {
+  connect(info: ConnectInfo): Verdict {
     if (info.client.family === 'inet' || info.client.family === 'inet6') {
       this.#ip = info.client.address;
-      if (this.#cfg.iprev) {
-        this.#iprev = checkIprev(this.#ip, this.#deps.dns);
-        // Awaited at end of message; a rejection here is impossible (checkIprev maps errors to results).
-        this.#iprev.catch((err: unknown) => this.#log.error('iprev failed', describeError(err)));
-      }
+      if (this.#s.cfg.iprev) this.#iprev = checkIprev(this.#ip, this.#s.deps.dns);
     }
-    return { kind: 'continue' };
+    return CONTINUE;
   }
 
   helo(name: string): Verdict {
     this.#helo = name;
-    return { kind: 'continue' };
+    return CONTINUE;
   }
 
-  #authserv(): string {
-    return this.#cfg.authserv_id ?? this.#ctx.macros.get('j') ?? 'localhost';
+  #authservId(): string {
+    return this.#s.cfg.authserv_id ?? this.#ctx.macros.get('j') ?? 'localhost';
   }
 
   mailFrom(sender: string): Verdict {
     this.abort();
-    const signal = this.#ctx.messageSignal();
-    // Every lookup of this message is bounded (time, count) and stops when the message does.
-    const spfBudget = budgetedLookup(this.#deps.dns, this.#dnsBudget, { signal });
-    this.#msg = {
-      sender,
-      headers: [],
-      arValues: [],
-      arcHeaders: [],
-      fromHeaders: 0,
-      fromAuthors: new Set(),
-      dkimSignatures: 0,
-      tempFailures: new Set<string>(),
-      spfBudget,
-      started: this.#deps.now(),
-    };
-    // SPF is fully known now: resolve it while the message is still coming; the answers
-    // land in the shared cache, so mailauth's SPF check at the end is all cache hits.
-    if (this.#ip) {
-      const done = (): void => {
-        this.#logBudget(spfBudget, 'spf-at-mail-from');
-        spfBudget.dispose();
-      };
-      mailauth
-        .spf({ sender, ip: this.#ip, helo: this.#helo || this.#ip, mta: this.#authserv(), resolver: mailauthResolver(spfBudget), maxResolveCount: this.#cfg.spf_max_lookups, maxVoidCount: this.#cfg.spf_max_void_lookups })
-        .catch((err: unknown) => this.#log.debug('SPF prefetch failed (repeated at end of message)', describeError(err)))
-        .then(done, done);
-    } else spfBudget.dispose();
-    return { kind: 'continue' };
+    const auth = new MessageAuthenticator(this.#s.engine(this.#authservId()), { ip: this.#ip, helo: this.#helo || (this.#ip ?? ''), mailFrom: sender }, { signal: this.#ctx.messageSignal() });
+    this.#msg = { auth, sender, recipients: [], arValues: [] };
+    return CONTINUE;
   }
 
   rcptTo(rcpt: string): Verdict {
-    if (this.#msg && this.#msg.firstRcpt === undefined) this.#msg.firstRcpt = rcpt;
-    return { kind: 'continue' };
+    this.#msg?.recipients.push(rcpt);
+    return CONTINUE;
   }
 
   header(name: string, value: string): Verdict {
     const m = this.#msg;
-    if (!m) return { kind: 'continue' };
-    const lname = name.toLowerCase();
-    if (lname === 'authentication-results') m.arValues.push(value);
-    if (lname === 'arc-seal' || lname === 'arc-message-signature') m.arcHeaders.push(value);
-    if (lname === 'from') {
-      m.fromHeaders++;
-      for (const d of fromDomains(value)) m.fromAuthors.add(d);
-    }
-    if (lname === 'dkim-signature') {
-      m.dkimSignatures++;
-      // Over the cap: not fed to the verifier at all (a flood of signatures is a DoS).
-      if (m.dkimSignatures > this.#cfg.max_signatures) return { kind: 'continue' };
-    }
-    m.headers.push([name, value]);
-    return { kind: 'continue' };
+    if (!m) return CONTINUE;
+    if (name.toLowerCase() === 'authentication-results') m.arValues.push(value);
+    m.auth.header({ name, value });
+    return CONTINUE;
   }
 
-  async endOfHeaders(): Promise<Verdict> {
+  endOfHeaders(): Verdict {
+    this.#msg?.auth.endOfHeaders({ sealBodyHash: this.#sealWanted() });
+    return CONTINUE;
+  }
+
+  #sealWanted(): boolean {
+    const c = this.#s.cfg.arc_seal;
     const m = this.#msg;
-    if (!m) return { kind: 'continue' };
-    // One evaluation per message. The session's state machine already refuses a second EOH;
-    // starting a second authenticate() on the same message is how its work once ran twice.
-    if (m.feed) throw new Error('end of headers twice for one message');
-    const budget = budgetedLookup(this.#deps.dns, this.#dnsBudget, { signal: this.#ctx.messageSignal() });
-    const resolver = recordingResolver(mailauthResolver(budget), m.tempFailures);
-    m.budget = budget;
-    m.resolver = resolver;
-    this.#prefetch(m, resolver);
-    let resolveAuth!: (p: Promise<MailauthResult>) => void;
-    const auth = new Promise<MailauthResult>((resolve) => (resolveAuth = (p) => resolve(p)));
-    m.feed = new MessageFeed(auth);
-    resolveAuth(
-      mailauth.authenticate(m.feed.stream, {
-        ...(this.#ip ? { ip: this.#ip } : {}),
-        helo: this.#helo || this.#ip,
-        sender: m.sender, // '' for the null sender: mailauth then checks the HELO identity
-        mta: this.#authserv(),
-        resolver,
-        disableBimi: true,
-        disableArc: !this.#cfg.arc,
-        minBitLength: this.#cfg.min_key_bits,
-        maxResolveCount: this.#cfg.spf_max_lookups,
-        maxVoidCount: this.#cfg.spf_max_void_lookups,
-        trustReceived: false,
-      }),
-    );
-    m.auth = auth;
-    // Until end of message nobody awaits it; keep an early failure from being unhandled.
-    auth.catch(() => undefined);
-    await m.feed.write(headerBlock(m.headers));
-    return { kind: 'continue' };
+    if (!c.enabled || !m) return false;
+    const daemonName = this.#ctx.macros.get('{daemon_name}');
+    return sealDecision(c, { recipients: m.recipients, ...(daemonName === undefined ? {} : { daemonName }) }).seal;
   }
 
-  /** DKIM keys and the DMARC record, looked up while the body streams. */
-  #prefetch(m: Message, resolver: MailauthResolver): void {
-    const names: string[] = [];
-    for (const [n, v] of m.headers) {
-      if (n.toLowerCase() !== 'dkim-signature') continue;
-      const s = tagValue(v, 's');
-      const d = tagValue(v, 'd');
-      if (s && d) names.push(`${s}._domainkey.${d}`);
-    }
-    for (const d of m.fromAuthors) names.push(`_dmarc.${d}`);
-    for (const name of names) {
-      resolver(name, 'TXT').catch(() => undefined); // answers (and NXDOMAINs) warm the cache; errors recur where they matter
-    }
+  body(chunk: Buffer): Verdict {
+    this.#msg?.auth.body(chunk);
+    return CONTINUE;
   }
 
-  async body(chunk: Buffer): Promise<Verdict> {
-    await this.#msg?.feed?.write(chunk);
-    return { kind: 'continue' };
-  }
-
-  async endOfMessage() {
+  async endOfMessage(): Promise<EndOfMessageResult> {
     const m = this.#msg;
-    if (!m?.feed || !m.auth) {
-      // No headers ever came (e.g. QUIT_NC edge): nothing to verify.
-      return { verdict: { kind: 'continue' } as Verdict, modifications: [] };
-    }
-    await m.feed.end();
-    let result: MailauthResult;
-    try {
-      result = await m.auth;
-    } finally {
-      if (m.budget) {
-        this.#logBudget(m.budget, 'end-of-message');
-        m.budget.dispose();
-      }
-    }
-    const iprev = this.#iprev ? await this.#iprev : undefined;
-    const ourId = this.#authserv();
+    if (!m) return { verdict: CONTINUE, modifications: [] };
+    const result = await m.auth.finish(this.#iprev);
+    const ourId = this.#authservId();
+    const arValue = renderAuthenticationResults(authenticationResults(ourId, result));
+    const disposition = decideDisposition({ dmarc: result.dmarc, clientIp: this.#ip, arc: result.arc }, this.#s.policy);
 
-    const arc = correctArc(result.arc, arcKeyNames(m.arcHeaders), m.tempFailures);
-    // A DMARC fail needs every check that could have given an aligned pass to have ended:
-    // a temperror there makes the evaluation incomplete, i.e. dmarc=temperror (RFC 9989 §9.1).
-    const dmarc = correctDmarc(result.dmarc, { spf: result.spf, dkim: result.dkim.results ?? [] });
-    const infos: string[] = [];
-    const dkimRows = result.dkim.results ?? [];
-    // mailauth drops a DKIM-Signature it cannot parse and may then say "message not signed";
-    // a signed message whose signature is broken is a permerror (RFC 6376 §6.1.1), not none.
-    const verified = dkimRows.filter((r) => r.status.result !== 'none');
-    const unparsed = Math.min(m.dkimSignatures, this.#cfg.max_signatures) - verified.length;
-    if (unparsed > 0) infos.push(...verified.map((r) => r.info), `dkim=permerror (${unparsed} malformed DKIM-Signature header${unparsed > 1 ? 's' : ''})`);
-    else infos.push(...(dkimRows.length ? dkimRows.map((r) => r.info) : ['dkim=none']));
-    if (m.dkimSignatures > this.#cfg.max_signatures) infos.push(`dkim=policy (${m.dkimSignatures - this.#cfg.max_signatures} signatures over the limit of ${this.#cfg.max_signatures} not verified)`);
-    if (result.spf) infos.push(result.spf.info);
-    if (arc?.info) infos.push(arc.info);
-    if (dmarc) infos.push(dmarc.info);
-    else if (m.fromAuthors.size > 1 || m.fromHeaders > 1) infos.push('dmarc=permerror (several From authors)');
-    else if (m.fromHeaders === 0) infos.push('dmarc=none (no From header)');
-    if (iprev) infos.push(iprevInfo(iprev));
-
-    const authAuthen = this.#ctx.macros.get('{auth_authen}');
-    const daemon = this.#ctx.macros.get('{daemon_name}');
-    const trusted = Boolean(authAuthen) || (this.#ip !== undefined && networkCovered(this.#ip, this.#trustedNetworks)) || (daemon !== undefined && this.#trustedDaemons.has(daemon));
-    const author = result.dmarc ? result.dmarc.status.header?.from : [...m.fromAuthors][0];
-    const decision = decidePolicy({
-      dmarc: dmarc
-        ? {
-            result: dmarc.result,
-            ...(result.dmarc && typeof result.dmarc.policy === 'string' ? { policy: result.dmarc.policy as 'none' | 'quarantine' | 'reject' } : {}),
-            ...(author ? { domain: author } : {}),
-            ...(result.dmarc && result.dmarc.policyDomain ? { policyDomain: result.dmarc.policyDomain } : {}),
-          }
-        : undefined,
-      multipleAuthors: m.fromHeaders > 1 || m.fromAuthors.size > 1,
-      trusted,
-      clientIp: this.#ip,
-      config: this.#cfg,
-    });
-
-    const modifications: Modification[] = [...forgedRemovals(m.arValues, ourId), { kind: 'insert-header', index: 0, name: AR_HEADER, value: renderAuthResults(ourId, infos) }];
-    let verdict: Verdict = { kind: 'continue' };
-    const domain = decision.override ? author : (result.dmarc && result.dmarc.policyDomain) || author || 'the sender domain';
-    switch (decision.action) {
+    // Forged A-R headers go first (their indexes are counted before our insertions).
+    const removals = forgedRemovals(m.arValues, ourId);
+    const modifications: Modification[] = [...removals, { kind: 'insert-header', index: 0, name: AUTHENTICATION_RESULTS, value: arValue }];
+    let verdict: Verdict = CONTINUE;
+    const domain = result.dmarc.policyDomain ?? result.dmarc.fromDomain ?? 'the author domain';
+    switch (disposition.action) {
       case 'reject':
-        verdict = {
-          kind: 'reject',
-          reply: {
-            code: 550,
-            enhanced: '5.7.1',
-            text: m.fromHeaders > 1 || m.fromAuthors.size > 1 ? 'Message rejected: several From authors (RFC 5322, DMARC)' : `Message rejected: DMARC policy of ${domain} (p=reject) failed: not authenticated by an aligned SPF or DKIM`,
-          },
-        };
+        verdict = { kind: 'reject', ...(disposition.reply ? { reply: disposition.reply } : {}) };
         break;
       case 'tempfail':
-        verdict = { kind: 'tempfail', reply: { code: 451, enhanced: '4.7.1', text: `DMARC check for ${domain} failed temporarily (DNS); try again later` } };
+        verdict = { kind: 'tempfail', ...(disposition.reply ? { reply: disposition.reply } : {}) };
         break;
       case 'quarantine':
-        if (this.#cfg.quarantine === 'hold') modifications.push({ kind: 'quarantine', reason: `DMARC policy quarantine of ${domain}` });
-        else modifications.push({ kind: 'add-header', name: this.#cfg.quarantine_header, value: `DMARC policy quarantine of ${domain}` });
+        if (this.#s.cfg.quarantine === 'hold') modifications.push({ kind: 'quarantine', reason: `DMARC policy quarantine of ${domain}` });
+        else modifications.push({ kind: 'add-header', name: this.#s.cfg.quarantine_header, value: `DMARC policy quarantine of ${domain}` });
         break;
       case 'deliver':
         break;
     }
-
-    this.#record(m, result, dmarc?.result, decision, arc?.result);
-    const dkimSummary = dkimRows.map((r) => `${r.status.result}${r.signingDomain ? `:${r.signingDomain}` : ''}`).join(',') || 'none';
-    return {
-      verdict,
-      modifications,
-      summary: {
-        direction: 'inbound',
-        spf: result.spf ? result.spf.status.result : 'none',
-        dkim: dkimSummary,
-        dmarc: dmarc?.result ?? 'none',
-        ...(author ? { from_domain: author } : {}),
-        ...(arc ? { arc: arc.result } : {}),
-        ...(iprev ? { iprev: iprev.result } : {}),
-        policy: decision.action,
-        reason: decision.reason,
-        ...(m.arValues.length ? { forged_ar_removed: modifications.filter((x) => x.kind === 'change-header').length } : {}),
-      },
-    };
+    const sealed = verdict.kind === 'continue' ? await this.#seal(m, result, arValue) : undefined;
+    if (sealed) modifications.push(...sealed.map((f) => ({ kind: 'insert-header', index: 0, name: f.name, value: f.value }) as const));
+    this.#record(m, result, disposition);
+    return { verdict, modifications, summary: this.#summary(result, disposition, sealed !== undefined, removals.length) };
   }
 
-  #record(m: Message, result: MailauthResult, dmarcResult: string | undefined, decision: PolicyDecision, arcResult: string | undefined): void {
-    const db = this.#deps.db;
-    if (!db || !this.#cfg.record_evaluations || !dmarcResult || !this.#ip) return;
+  /** ARC-seals mail we pass on to a forwarding destination, over our own verdict (RFC 8617 §5.1). */
+  async #seal(m: Message, result: MessageResult, arValue: string): Promise<HeaderField[] | undefined> {
+    const c = this.#s.cfg.arc_seal;
+    if (!c.enabled || !result.sealBodyHash || !result.arc || !c.domain) return undefined;
+    const key = this.#s.deps.keys.activeKeys(c.domain).find((k) => k.algorithm === 'rsa-sha256');
+    if (!key) {
+      this.#log.warn('ARC seal skipped: no active rsa-sha256 key', { domain: c.domain, queue_id: this.#ctx.macros.get('i') });
+      return undefined;
+    }
+    try {
+      const out = await seal({
+        headers: result.headers,
+        bodyHash: result.sealBodyHash,
+        authservId: this.#authservId(),
+        authenticationResults: arValue,
+        chain: result.arc,
+        key,
+        timestamp: Math.floor(this.#s.deps.now() / 1000),
+        signedHeaders: c.headers,
+        oversignedHeaders: c.oversign,
+      });
+      if (out.kind === 'sealed') return [...out.fields].reverse(); // inserted at 0 one after another: AAR first
+      this.#log.info('ARC seal skipped', { reason: out.reason, queue_id: this.#ctx.macros.get('i') });
+    } catch (err) {
+      this.#log.error('ARC seal failed; message passed on unsealed', { queue_id: this.#ctx.macros.get('i'), ...describeError(err) });
+    }
+    return undefined;
+  }
+
+  #record(m: Message, result: MessageResult, disposition: Disposition): void {
+    const log = this.#s.deps.evaluations;
+    if (!log || !this.#s.cfg.record_evaluations || !this.#ip) return;
     const ev = buildEvaluation({
-      receivedAt: this.#deps.now(),
+      receivedAt: this.#s.deps.now(),
       queueId: this.#ctx.macros.get('i'),
       sourceIp: this.#ip,
       sender: m.sender,
       helo: this.#helo,
-      firstRcpt: m.firstRcpt,
+      firstRcpt: m.recipients[0],
       result,
-      dmarcResult: dmarcResult as 'pass',
-      disposition: decision.disposition,
-      ...(decision.override ? { override: decision.override } : {}),
-      ...(arcResult ? { arcResult } : {}),
+      disposition,
     });
-    if (!ev) return;
-    try {
-      recordEvaluation(db, ev);
-    } catch (err) {
-      // The mail is not lost for a report row: logged and counted, message handled as decided.
-      this.#log.error('DMARC evaluation not recorded', { queue_id: this.#ctx.macros.get('i'), ...describeError(err) });
-    }
+    if (ev) log.record(ev);
+  }
+
+  #summary(r: MessageResult, d: Disposition, sealed: boolean, forgedRemoved: number): Record<string, string | number | boolean> {
+    return {
+      direction: 'inbound',
+      spf: r.spf?.result ?? 'none',
+      dkim: r.dkim.map((c) => `${c.result}${c.domain ? `:${c.domain}` : ''}`).join(',') || 'none',
+      dmarc: r.dmarc.result,
+      ...(r.dmarc.fromDomain ? { from_domain: r.dmarc.fromDomain } : {}),
+      ...(r.arc ? { arc: r.arc.result } : {}),
+      ...(r.iprev ? { iprev: r.iprev.result } : {}),
+      policy: d.action,
+      reason: d.reason,
+      ...(r.dns.exhausted ? { dns_budget: r.dns.exhausted } : {}),
+      ...(sealed ? { arc_sealed: true } : {}),
+      ...(forgedRemoved ? { forged_ar_removed: forgedRemoved } : {}),
+    };
   }
 
   abort(): void {
-    // Postfix aborts after every message too; only a feed still open needs stopping.
-    const m = this.#msg;
-    if (m?.feed && !m.feed.finished) m.feed.destroy(new Error('message aborted'));
-    m?.spfBudget.dispose();
-    m?.budget?.dispose();
+    this.#msg?.auth.dispose();
     this.#msg = undefined;
   }
 

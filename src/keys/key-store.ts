@@ -1,11 +1,10 @@
 /**
- * The keystore interface and its embedded SQLite implementation. A shared backend
- * (PostgreSQL, for several MX hosts) can implement `KeyStore` later. Private keys are
- * kept as PEM in the store (file mode 0600, enforced by openDatabase) and never logged.
+ * The keystore port, owned by the keys feature: what rotation, the CLI and the milter's
+ * signing-key view need from wherever keys are kept. Adapters: `store/sqlite/` (one file,
+ * one host) and `store/postgres/` (shared by a fleet). Private keys are PEM in the store and
+ * never logged. Every method is asynchronous: a shared store is across a network.
  */
-import type { DatabaseSync } from 'node:sqlite';
-import { migrate, transaction } from '../store/database.ts';
-import { KeystoreError } from './errors.ts';
+import type { LeaseFence } from './lease.ts';
 import type { KeyState } from './lifecycle.ts';
 import type { DkimAlgorithm } from './signing-keys.ts';
 
@@ -22,6 +21,8 @@ export interface StoredKey {
   readonly publicKeyPem: string;
 }
 
+export type NewKey = Omit<StoredKey, 'stateSince' | 'seenEverywhereAt'>;
+
 /** One key's change in a batch: a new state and/or the "seen everywhere" mark (null clears it). */
 export interface KeyChange {
   readonly id: string;
@@ -29,99 +30,29 @@ export interface KeyChange {
   readonly seenEverywhereAt?: number | null;
 }
 
+export interface WriteOptions {
+  /**
+   * Commit only while this lease is still held (checked inside the same transaction): a
+   * rotation whose lease expired and was taken over by another host must not commit.
+   * Fails with KeystoreError `lease-lost`.
+   */
+  readonly fence?: LeaseFence;
+}
+
 export interface KeyStore {
   /**
    * Stores a new key. `replacingRemoved`: the id of a `removed` key whose selector it takes
    * (hosted domains reuse two fixed selectors); that row goes in the same transaction.
    */
-  insert(key: Omit<StoredKey, 'stateSince' | 'seenEverywhereAt'>, options?: { readonly replacingRemoved?: string }): void;
-  list(domain?: string): StoredKey[];
-  setState(id: string, state: KeyState, at: number): void;
+  insert(key: NewKey, options?: WriteOptions & { readonly replacingRemoved?: string }): Promise<void>;
+  list(domain?: string): Promise<StoredKey[]>;
+  /** Every key in state `active` (what the milter signs with). */
+  listActive(): Promise<StoredKey[]>;
   /** All changes or none (one transaction): e.g. activate the new key and retire the old. */
-  apply(changes: readonly KeyChange[], at: number): void;
+  apply(changes: readonly KeyChange[], at: number, options?: WriteOptions): Promise<void>;
   /**
-   * A lease so two rotations (cron and a human) never act at once. True when `holder` now
-   * holds `name` until `now + ttlMs`; false when someone else holds an unexpired lease.
+   * A number that grows whenever any key row changes, whoever changed it (a trigger in the
+   * store bumps it): one cheap read tells the milter whether to reload its signing keys.
    */
-  acquireLease(name: string, holder: string, now: number, ttlMs: number, isStale?: (holder: string) => boolean): boolean;
-  releaseLease(name: string, holder: string): void;
-}
-
-const STEPS = [
-  `CREATE TABLE dkim_keys (
-     id TEXT PRIMARY KEY, domain TEXT NOT NULL, selector TEXT NOT NULL, algorithm TEXT NOT NULL,
-     state TEXT NOT NULL, state_since INTEGER NOT NULL, seen_everywhere_at INTEGER,
-     created_at INTEGER NOT NULL, private_key_pem TEXT NOT NULL, public_key_pem TEXT NOT NULL,
-     -- A selector is never reused for a different key while a row for it exists; rows are
-     -- kept after removal, except that a hosted domain's fixed selector replaces its removed row.
-     UNIQUE (domain, selector))`,
-  `CREATE TABLE key_leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
-];
-
-interface Row {
-  id: string; domain: string; selector: string; algorithm: string; state: string;
-  state_since: number; seen_everywhere_at: number | null; created_at: number;
-  private_key_pem: string; public_key_pem: string;
-}
-
-export class SqliteKeyStore implements KeyStore {
-  readonly #db: DatabaseSync;
-
-  constructor(db: DatabaseSync) {
-    this.#db = db;
-    migrate(db, 'keys', STEPS);
-  }
-
-  insert(key: Omit<StoredKey, 'stateSince' | 'seenEverywhereAt'>, options: { readonly replacingRemoved?: string } = {}): void {
-    transaction(this.#db, () => {
-      if (options.replacingRemoved !== undefined) {
-        const r = this.#db.prepare("DELETE FROM dkim_keys WHERE id = ? AND state = 'removed'").run(options.replacingRemoved);
-        if (r.changes !== 1) throw new KeystoreError('selector-in-use', `key ${options.replacingRemoved} is not a removed key; its selector cannot be reused`, { id: options.replacingRemoved });
-      }
-      this.#db
-        .prepare(`INSERT INTO dkim_keys (id, domain, selector, algorithm, state, state_since, created_at, private_key_pem, public_key_pem)
-                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-        .run(key.id, key.domain, key.selector, key.algorithm, key.state, key.createdAt, key.createdAt, key.privateKeyPem, key.publicKeyPem);
-    });
-  }
-
-  list(domain?: string): StoredKey[] {
-    const rows = (domain === undefined
-      ? this.#db.prepare('SELECT * FROM dkim_keys ORDER BY created_at, id').all()
-      : this.#db.prepare('SELECT * FROM dkim_keys WHERE domain = ? ORDER BY created_at, id').all(domain)) as unknown as Row[];
-    return rows.map((r) => ({
-      id: r.id, domain: r.domain, selector: r.selector, algorithm: r.algorithm as DkimAlgorithm,
-      state: r.state as KeyState, stateSince: r.state_since, createdAt: r.created_at,
-      privateKeyPem: r.private_key_pem, publicKeyPem: r.public_key_pem,
-      ...(r.seen_everywhere_at === null ? {} : { seenEverywhereAt: r.seen_everywhere_at }),
-    }));
-  }
-
-  setState(id: string, state: KeyState, at: number): void {
-    this.apply([{ id, state }], at);
-  }
-
-  apply(changes: readonly KeyChange[], at: number): void {
-    transaction(this.#db, () => {
-      for (const c of changes) {
-        if (c.state !== undefined) this.#db.prepare('UPDATE dkim_keys SET state = ?, state_since = ? WHERE id = ?').run(c.state, at, c.id);
-        if (c.seenEverywhereAt !== undefined) this.#db.prepare('UPDATE dkim_keys SET seen_everywhere_at = ? WHERE id = ?').run(c.seenEverywhereAt, c.id);
-      }
-    });
-  }
-
-  acquireLease(name: string, holder: string, now: number, ttlMs: number, isStale?: (holder: string) => boolean): boolean {
-    return transaction(this.#db, () => {
-      const row = this.#db.prepare('SELECT holder, expires_at FROM key_leases WHERE name = ?').get(name) as { holder: string; expires_at: number } | undefined;
-      if (row && row.holder !== holder && row.expires_at > now && !isStale?.(row.holder)) return false;
-      this.#db.prepare('INSERT INTO key_leases (name, holder, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at').run(name, holder, now + ttlMs);
-      return true;
-    });
-  }
-
-  releaseLease(name: string, holder: string): void {
-    transaction(this.#db, () => {
-      this.#db.prepare('DELETE FROM key_leases WHERE name = ? AND holder = ?').run(name, holder);
-    });
-  }
+  generation(): Promise<number>;
 }

@@ -8,7 +8,6 @@
  * before it was seen everywhere, nor removed before its retire period.
  */
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import type { Logger } from 'winston';
 import { observeZone } from '../dns/authoritative.ts';
 import type { DnsAnswer, DnsLookup, DnsServer } from '../dns/types.ts';
@@ -18,12 +17,16 @@ import type { DnsRecord } from '../publish/zone-fragment.ts';
 import type { DomainKeysConfig } from './config.ts';
 import { dkimRecordForKey, dkimRecordValue, splitTxt } from './dkim-record.ts';
 import { generateKey, nextSelector } from './generate.ts';
+import { KeystoreError } from './errors.ts';
 import { freeHostedSelector, hostedTargetName } from './hosted.ts';
 import type { KeyChange, KeyStore, StoredKey } from './key-store.ts';
+import { leaseHolder, staleHolder, type Lease, type LeaseFence } from './lease.ts';
 import { decide, type KeyState, type LifecycleAction, type PublicationObservation, type ServerObservation } from './lifecycle.ts';
 
 export interface RotationDeps {
   readonly store: KeyStore;
+  /** Shared by every host on the store: one rotation per domain at a time. */
+  readonly lease: Lease;
   readonly publisherFor: (domain: string, cfg: DomainKeysConfig) => Publisher;
   /** Recursive resolver, to find a zone's NS when no nameservers are configured. */
   readonly dns: DnsLookup;
@@ -52,22 +55,11 @@ export interface DomainReport {
   readonly notes?: readonly string[];
 }
 
-const LEASE_MS = 10 * 60_000;
-
-/** `host:pid:uuid`, so a lease left by a killed process on this host can be recognised. */
-export const leaseHolder = (): string => `${hostname()}:${process.pid}:${randomUUID()}`;
-
-/** A lease whose holder process on this host no longer exists (kill -9) is stale. */
-export function staleHolder(holder: string): boolean {
-  const [host, pid] = holder.split(':');
-  if (host !== hostname() || !pid || !/^\d+$/.test(pid)) return false;
-  try {
-    process.kill(Number(pid), 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
+/**
+ * How long a rotation's lease lasts without renewal. It is renewed before each write, so only
+ * a holder that died (or hangs) lets it lapse; another host then takes over after this long.
+ */
+export const LEASE_MS = 10 * 60_000;
 
 export const recordName = (domain: string, selector: string): string => `${selector}._domainkey.${domain}`;
 
@@ -178,12 +170,25 @@ const TARGET: Partial<Record<LifecycleAction['type'], KeyState>> = {
 };
 
 /** One pass for one domain. `rotateNow` forces a new key (idempotent while one is pending). */
-export async function rotateDomain(domain: string, cfg: DomainKeysConfig, deps: RotationDeps, options: { rotateNow?: boolean; holder?: string } = {}): Promise<DomainReport> {
+export async function rotateDomain(domain: string, cfg: DomainKeysConfig, deps: RotationDeps, options: { rotateNow?: boolean; holder?: string; leaseMs?: number } = {}): Promise<DomainReport> {
   const holder = options.holder ?? leaseHolder();
   const lease = `keys:${domain}`;
-  if (!deps.store.acquireLease(lease, holder, deps.now(), LEASE_MS, staleHolder)) {
-    return { domain, actions: [], keys: statusOf(deps.store.list(domain), new Map()), skipped: 'another rotation holds the lease; nothing done' };
+  const leaseMs = options.leaseMs ?? LEASE_MS;
+  if (!(await deps.lease.acquire(lease, holder, deps.now(), leaseMs, staleHolder))) {
+    return { domain, actions: [], keys: statusOf(await deps.store.list(domain), new Map()), skipped: 'another rotation holds the lease; nothing done' };
   }
+  /**
+   * Before every write: renew the lease (observing DNS may have taken a while) and hand the
+   * store a fence, so the write commits only while the lease is still ours. A run that lost it
+   * (expired, and another host took over) stops without writing.
+   */
+  const fence = async (): Promise<LeaseFence> => {
+    const now = deps.now();
+    if (!(await deps.lease.renew(lease, holder, now, leaseMs))) {
+      throw new KeystoreError('lease-lost', `the rotation lease for ${domain} expired and was taken over; stopping without writing`, { domain });
+    }
+    return { name: lease, holder, now };
+  };
   const done: string[] = [];
   const notes: string[] = [];
   try {
@@ -192,7 +197,7 @@ export async function rotateDomain(domain: string, cfg: DomainKeysConfig, deps: 
     // Pass 1 may only generate; pass 2 then publishes what pass 1 generated.
     for (let pass = 0; pass < 2; pass++) {
       const now = deps.now();
-      const all = deps.store.list(domain);
+      const all = await deps.store.list(domain);
       const actions: Array<Exclude<LifecycleAction, { type: 'generate' }>> = [];
       waiting = new Map();
       const generate: Array<StoredKey['algorithm']> = [];
@@ -224,7 +229,10 @@ export async function rotateDomain(domain: string, cfg: DomainKeysConfig, deps: 
         const g = generateKey(algorithm, cfg.rsa_bits);
         if (g.warning) deps.logger.warn('key generated with a warning', { domain, warning: g.warning });
         taken.add(selector);
-        deps.store.insert({ id: randomUUID(), domain, selector, algorithm, state: 'generated', createdAt: now, privateKeyPem: g.privateKeyPem, publicKeyPem: g.publicKeyPem }, replacingRemoved ? { replacingRemoved } : {});
+        await deps.store.insert(
+          { id: randomUUID(), domain, selector, algorithm, state: 'generated', createdAt: now, privateKeyPem: g.privateKeyPem, publicKeyPem: g.publicKeyPem },
+          { fence: await fence(), ...(replacingRemoved ? { replacingRemoved } : {}) },
+        );
         done.push(`generated ${algorithm} ${selector}`);
         generated++;
       }
@@ -243,12 +251,13 @@ export async function rotateDomain(domain: string, cfg: DomainKeysConfig, deps: 
       // (2) Publication before the states that depend on it are committed.
       if (actions.some((a) => a.type === 'publish' || a.type === 'revoke' || a.type === 'remove')) {
         const publisher = deps.publisherFor(domain, cfg);
+        await fence(); // a run that lost the lease must not publish an older record set over the new holder's
         await publisher.publish(recordSet(domain, cfg, all, target));
         deps.checkpoint?.('after-publish');
       }
       // (3) Every state change at once: never zero or two active keys for an algorithm.
       if (changes.length) {
-        deps.store.apply(changes, now);
+        await deps.store.apply(changes, now, { fence: await fence() });
         deps.checkpoint?.('after-commit');
         const byId = new Map(all.map((k) => [k.id, k]));
         for (const [id, state] of target) done.push(`${byId.get(id)?.selector ?? id} → ${state}`);
@@ -257,13 +266,14 @@ export async function rotateDomain(domain: string, cfg: DomainKeysConfig, deps: 
     }
     for (const line of done) deps.logger.info('key rotation', { domain, action: line });
     for (const note of notes) deps.logger.warn('key rotation waits', { domain, note });
-    return { domain, actions: done, keys: statusOf(deps.store.list(domain), waiting), ...(notes.length ? { notes } : {}) };
+    return { domain, actions: done, keys: statusOf(await deps.store.list(domain), waiting), ...(notes.length ? { notes } : {}) };
   } catch (err) {
     const e = describeError(err);
     deps.logger.error('key rotation failed; nothing past the failing step was changed', { domain, ...e });
-    return { domain, actions: done, keys: statusOf(deps.store.list(domain), new Map()), error: e.message };
+    const keys = await deps.store.list(domain).catch(() => [] as StoredKey[]);
+    return { domain, actions: done, keys: statusOf(keys, new Map()), error: e.message };
   } finally {
-    deps.store.releaseLease(lease, holder);
+    await deps.lease.release(lease, holder).catch((err: unknown) => deps.logger.warn('rotation lease not released; it expires by itself', { domain, ...describeError(err) }));
   }
 }
 

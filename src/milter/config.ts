@@ -37,7 +37,7 @@ export const milterSection = object({
   log_protocol: withDefault(bool(), () => false),
   /**
    * Worker processes, each with its own listener (node:cluster): one process uses one core
-   * for mailauth's JavaScript; `auto` = the number of cores. Each worker has its own DNS
+   * for the authentication engine; `auto` = the number of cores. Each worker has its own DNS
    * cache and at most max_sessions connections.
    */
   workers: withDefault(workerCount(), () => 1),

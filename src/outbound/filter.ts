@@ -81,7 +81,18 @@ class OutboundFilter implements MilterFilter {
     const bodyHash = this.#hasher.digest();
     const timestamp = Math.floor(this.#deps.now() / 1000);
     const values = await Promise.all(
-      choice.keys.map((key) => signMessage({ key, headers: this.#headers, bodyHash, canonicalization: this.#cfg.canonicalization as Canonicalization, signHeaders: this.#cfg.headers, timestamp })),
+      choice.keys.map((key) =>
+        signMessage({
+          key,
+          headers: this.#headers,
+          bodyHash,
+          canonicalization: this.#cfg.canonicalization as Canonicalization,
+          signHeaders: this.#cfg.headers,
+          oversignHeaders: this.#cfg.oversign,
+          timestamp,
+          ...(this.#cfg.signature_ttl ? { expiresInSec: Math.round(this.#cfg.signature_ttl / 1000) } : {}),
+        }),
+      ),
     );
     const modifications: Modification[] = values.map((value) => ({ kind: 'insert-header', index: 0, name: 'DKIM-Signature', value }));
     return {

@@ -3,7 +3,8 @@
  * (RFC 9990 §2.1, §3). Rows are grouped by everything the report's <record> shows: source
  * IP, disposition, aligned DKIM/SPF results, identifiers and the raw auth results.
  */
-import type { DkimEvaluation, DmarcEvaluation, Disposition, OverrideReason, PublishedPolicy, StoredEvaluation } from '../store/dmarc-evaluations.ts';
+import type { DkimEvaluation, DmarcEvaluation, Disposition, OverrideReason, PublishedPolicy } from '../inbound/evaluation-log.ts';
+import type { StoredEvaluation } from './evaluation-reader.ts';
 
 export const DAY_MS = 86_400_000;
 

@@ -7,32 +7,14 @@
  *   3. prune old evaluations and settled reports.
  * Time, DNS and the MTA are injected. With `dryRun` nothing is stored, sent or pruned.
  */
-import type { DatabaseSync } from 'node:sqlite';
 import { gunzipSync } from 'node:zlib';
 import type { DnsLookup } from '../dns/types.ts';
-import { listEvaluations, migrateEvaluations, pruneEvaluations } from '../store/dmarc-evaluations.ts';
 import { buildReports, type AggregateReport } from './aggregate.ts';
 import type { ReportsConfig } from './config.ts';
 import { parseRua, suppressedBy, verifyDestination, type Destination } from './destinations.ts';
 import { ReportError } from './errors.ts';
-import {
-  addSuppression,
-  claimDelivery,
-  insertReport,
-  listDeliveries,
-  listReports,
-  listSuppressions,
-  markFailed,
-  markSent,
-  markSkipped,
-  migrateLedger,
-  pruneReports,
-  recordBounce,
-  reportedUntil,
-  reportXmlGz,
-  type DeliveryState,
-  type StoredReport,
-} from './ledger.ts';
+import type { EvaluationReader } from './evaluation-reader.ts';
+import type { DeliveryState, ReportLedger, StoredReport } from './ledger.ts';
 import { buildReportMessage, gzipXml, newUniqueId, reportFileName, reportIdOf, type ReportIdentity } from './message.ts';
 import type { MailTransport } from './transport.ts';
 import { renderReportXml } from './xml.ts';
@@ -48,11 +30,14 @@ export type SendEvent =
   | { readonly kind: 'would-send'; readonly reportId: string; readonly address: string; readonly detail: string }
   | { readonly kind: 'skipped'; readonly reportId: string; readonly address: string; readonly reason: string }
   | { readonly kind: 'deferred'; readonly reportId: string; readonly address: string; readonly reason: string }
+  | { readonly kind: 'claimed-elsewhere'; readonly reportId: string; readonly address: string }
   | { readonly kind: 'suppressed-now'; readonly address: string; readonly reason: string }
   | { readonly kind: 'pruned'; readonly evaluations: number; readonly reports: number };
 
 export interface SendJobDeps {
-  readonly db: DatabaseSync;
+  /** Every host's evaluations (a shared store) or this host's (SQLite). */
+  readonly evaluations: EvaluationReader;
+  readonly ledger: ReportLedger;
   readonly config: ReportsConfig;
   readonly dns: DnsLookup;
   readonly transport: MailTransport;
@@ -83,7 +68,7 @@ function plan(report: AggregateReport, config: ReportsConfig): PlannedReport {
     uniqueId,
   };
   const reportId = reportIdOf(identity);
-  const xml = renderReportXml(report, { orgName: config.orgName, email: config.email, extraContactInfo: config.extraContactInfo, reportId, generator: GENERATOR });
+  const xml = renderReportXml(report, { orgName: config.org_name, email: config.email, extraContactInfo: config.extra_contact_info, reportId, generator: GENERATOR });
   const deliveries: PlannedReport['deliveries'] = [];
   const seen = new Set<string>();
   for (const uri of report.policy.rua) {
@@ -111,16 +96,18 @@ function plan(report: AggregateReport, config: ReportsConfig): PlannedReport {
 }
 
 /** Step 1. Returns the events and, in dry-run mode, the planned (unsaved) reports. */
-export function generateReports(deps: SendJobDeps): { events: SendEvent[]; planned: PlannedReport[] } {
-  const { db, config } = deps;
+export async function generateReports(deps: SendJobDeps): Promise<{ events: SendEvent[]; planned: PlannedReport[] }> {
+  const { ledger, config } = deps;
   const now = deps.now();
-  const { rows, bad } = listEvaluations(db, { from: 0, to: now });
-  const built = buildReports({ rows, intervalMs: config.interval, now, reportedUntil: reportedUntil(db) });
+  const { rows, bad } = await deps.evaluations.list({ from: 0, to: now });
+  // A period is closed only `settle` after its end: evaluations another host still holds in
+  // its writer queue (a short store outage) get in before the report is built.
+  const built = buildReports({ rows, intervalMs: config.interval, now: now - config.settle, reportedUntil: await ledger.reportedUntil() });
   const events: SendEvent[] = [...bad, ...built.skipped].map((b) => ({ kind: 'bad-row', id: b.id, reason: b.reason }) as const);
   const planned: PlannedReport[] = [];
   for (const report of built.reports) {
     const p = plan(report, config);
-    if (!deps.dryRun && !insertReport(db, { ...p.stored, xmlGz: p.gz, deliveries: p.deliveries }, now)) continue; // a concurrent run made it
+    if (!deps.dryRun && !(await ledger.insertReport({ ...p.stored, xmlGz: p.gz, deliveries: p.deliveries }, now))) continue; // a concurrent run (any host) made it
     planned.push(p);
     events.push({
       kind: 'generated',
@@ -161,32 +148,32 @@ async function check(
       note += `, redirected to ${o.address}`;
     }
   }
-  if (size > deps.config.maxMessageSize) return { kind: 'skip', reason: `report message is ${size} bytes, above reports.maxMessageSize ${deps.config.maxMessageSize}` };
+  if (size > deps.config.max_message_size) return { kind: 'skip', reason: `report message is ${size} bytes, above reports.max_message_size ${deps.config.max_message_size}` };
   if (maxSize !== undefined && size > maxSize) return { kind: 'skip', reason: `report message is ${size} bytes, above the destination's limit of ${maxSize} (${dest.uri})` };
   return { kind: 'ok', to, note };
 }
 
 /** Step 2 for stored reports (or the planned ones in dry-run mode). */
 export async function deliverReports(deps: SendJobDeps, planned: readonly PlannedReport[] = []): Promise<SendEvent[]> {
-  const { db, config } = deps;
+  const { ledger, config } = deps;
   const events: SendEvent[] = [];
-  const suppressions = [...config.suppress, ...listSuppressions(db).map((s) => s.entry)];
-  const reports = new Map(listReports(db).map((r) => [r.reportId, r]));
-  const work: { report: StoredReport; gz: () => Buffer | undefined; address: string; uri: string }[] = listDeliveries(db, { state: 'pending' }).flatMap((d) => {
+  const suppressions = [...config.suppress, ...(await ledger.listSuppressions()).map((s) => s.entry)];
+  const reports = new Map((await ledger.listReports()).map((r) => [r.reportId, r]));
+  const work: { report: StoredReport; gz: () => Promise<Buffer | undefined>; address: string; uri: string }[] = (await ledger.listDeliveries({ state: 'pending' })).flatMap((d) => {
     const report = reports.get(d.reportId);
-    return report ? [{ report, gz: () => reportXmlGz(db, d.reportId), address: d.address, uri: d.uri }] : [];
+    return report ? [{ report, gz: () => ledger.reportXmlGz(d.reportId), address: d.address, uri: d.uri }] : [];
   });
-  if (deps.dryRun) for (const p of planned) for (const d of p.deliveries) if (d.state === 'pending') work.push({ report: p.stored, gz: () => p.gz, address: d.address, uri: d.uri });
+  if (deps.dryRun) for (const p of planned) for (const d of p.deliveries) if (d.state === 'pending') work.push({ report: p.stored, gz: async () => p.gz, address: d.address, uri: d.uri });
 
   for (const w of work) {
     const rid = w.report.reportId;
     const dest = parseRua(w.uri);
     if (typeof dest === 'string') {
-      if (!deps.dryRun) markSkipped(db, rid, w.address, deps.now(), dest);
+      if (!deps.dryRun) await ledger.markSkipped(rid, w.address, deps.now(), dest);
       events.push({ kind: 'skipped', reportId: rid, address: w.address, reason: dest });
       continue;
     }
-    const gz = w.gz();
+    const gz = await w.gz();
     if (!gz) continue;
     // Refuse to send anything that would not decompress: a damaged blob is kept, not sent.
     try {
@@ -196,16 +183,16 @@ export async function deliverReports(deps: SendJobDeps, planned: readonly Planne
       continue;
     }
     const identity = identityOf(w.report);
-    const message = (to: string) => buildReportMessage({ identity, from: config.email, to: [to], gz, now: deps.now(), orgName: config.orgName });
+    const message = (to: string) => buildReportMessage({ identity, from: config.email, to: [to], gz, now: deps.now(), orgName: config.org_name });
     const size = message(dest.address).length;
     const verdict = await check(deps, w.report, dest, size, suppressions);
     if (verdict.kind === 'skip') {
-      if (!deps.dryRun) markSkipped(db, rid, w.address, deps.now(), verdict.reason);
+      if (!deps.dryRun) await ledger.markSkipped(rid, w.address, deps.now(), verdict.reason);
       events.push({ kind: 'skipped', reportId: rid, address: w.address, reason: verdict.reason });
       continue;
     }
     if (verdict.kind === 'defer') {
-      if (!deps.dryRun) markFailed(db, rid, w.address, deps.now(), verdict.reason);
+      if (!deps.dryRun) await ledger.markFailed(rid, w.address, deps.now(), verdict.reason);
       events.push({ kind: 'deferred', reportId: rid, address: w.address, reason: verdict.reason });
       continue;
     }
@@ -213,22 +200,25 @@ export async function deliverReports(deps: SendJobDeps, planned: readonly Planne
       events.push({ kind: 'would-send', reportId: rid, address: verdict.to, detail: `${size} bytes via ${deps.transport.describe} (${verdict.note})` });
       continue;
     }
-    if (!claimDelivery(db, rid, w.address, deps.now(), LEASE_MS)) continue; // another run has it
+    if (!(await ledger.claimDelivery(rid, w.address, deps.now(), LEASE_MS))) {
+      events.push({ kind: 'claimed-elsewhere', reportId: rid, address: w.address }); // another run (any host) has it
+      continue;
+    }
     try {
       const accepted = await deps.transport.send({ from: config.email, to: verdict.to, data: message(verdict.to) });
       const detail = `${accepted} (${verdict.note})`;
-      markSent(db, rid, w.address, deps.now(), detail);
+      await ledger.markSent(rid, w.address, deps.now(), detail);
       events.push({ kind: 'sent', reportId: rid, address: verdict.to, detail });
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      markFailed(db, rid, w.address, deps.now(), reason);
+      await ledger.markFailed(rid, w.address, deps.now(), reason);
       events.push({ kind: 'deferred', reportId: rid, address: w.address, reason });
       if (err instanceof ReportError && err.code === 'DELIVERY_PERMANENT') {
-        const n = recordBounce(db, w.address, deps.now(), reason);
-        if (n >= config.bounceLimit) {
-          addSuppression(db, w.address, `rejected ${n} times; last: ${reason}`, deps.now());
+        const n = await ledger.recordBounce(w.address, deps.now(), reason);
+        if (n >= config.bounce_limit) {
+          await ledger.addSuppression(w.address, `rejected ${n} times; last: ${reason}`, deps.now());
           suppressions.push(w.address);
-          markSkipped(db, rid, w.address, deps.now(), `suppressed after ${n} rejections: ${reason}`);
+          await ledger.markSkipped(rid, w.address, deps.now(), `suppressed after ${n} rejections: ${reason}`);
           events.push({ kind: 'suppressed-now', address: w.address, reason });
         }
       } else if (!(err instanceof ReportError)) {
@@ -241,21 +231,19 @@ export async function deliverReports(deps: SendJobDeps, planned: readonly Planne
 
 /** The whole run. */
 export async function runSendJob(deps: SendJobDeps): Promise<SendEvent[]> {
-  migrateEvaluations(deps.db);
-  migrateLedger(deps.db);
   const events: SendEvent[] = [];
   if (deps.config.enabled) {
-    const generated = generateReports(deps);
+    const generated = await generateReports(deps);
     events.push(...generated.events, ...(await deliverReports(deps, generated.planned)));
   }
   // Pruning runs even with reports disabled, so the evaluation log stays bounded.
   if (!deps.dryRun) {
     const now = deps.now();
-    const evaluations = pruneEvaluations(deps.db, now - deps.config.keepEvaluations);
+    const evaluations = await deps.evaluations.prune(now - deps.config.keep_evaluations);
     // Reports are the per-domain cursor; keep them at least as long as evaluations (+ a
     // period) so a pruned report can never let its evaluations be reported again.
-    const keep = Math.max(deps.config.keepReports, deps.config.keepEvaluations + 8 * 86_400_000);
-    const reports = pruneReports(deps.db, now - keep);
+    const keep = Math.max(deps.config.keep_reports, deps.config.keep_evaluations + 8 * 86_400_000);
+    const reports = await deps.ledger.pruneReports(now - keep);
     if (evaluations || reports) events.push({ kind: 'pruned', evaluations, reports });
   }
   return events;

@@ -4,15 +4,20 @@ import { createSecureContext, TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 
 export interface TestSmtp {
+  /** The port of the first listening address. */
   readonly port: number;
   close(): Promise<void>;
 }
 
-export async function startSmtp(chains: readonly { key: string; cert: string }[]): Promise<TestSmtp> {
+/**
+ * `listen`: where to listen (default 127.0.0.1 on a free port). Several addresses give the
+ * same server on each, e.g. a private 127.x.y.z:25 and [::1]:25 for an MX host with A and AAAA.
+ */
+export async function startSmtp(chains: readonly { key: string; cert: string }[], listen: readonly { host: string; port: number }[] = [{ host: '127.0.0.1', port: 0 }]): Promise<TestSmtp> {
   // Several key/cert pairs = RSA and ECDSA side by side (Postfix smtpd_tls_chain_files).
   const secureContext = createSecureContext({ key: chains.map((c) => c.key), cert: chains.map((c) => c.cert) });
   const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
+  const handler = (socket: Socket): void => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
@@ -41,14 +46,26 @@ export async function startSmtp(chains: readonly { key: string; cert: string }[]
       }
     };
     socket.on('data', onData);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  };
+  const servers: Server[] = [];
+  try {
+    for (const l of listen) {
+      const server = createServer(handler);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(l.port, l.host, () => resolve());
+      });
+      servers.push(server);
+    }
+  } catch (err) {
+    for (const s of servers) s.close();
+    throw err;
+  }
   return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    port: (servers[0]!.address() as AddressInfo).port,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    },
   };
 }

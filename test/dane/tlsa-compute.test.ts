@@ -79,15 +79,13 @@ for (const [name, leaf] of [['RSA', rsa], ['ECDSA', ec]] as const) {
   });
 }
 
-test('bad input: DER, not a certificate, expired, out of order, wrong key — each names the file', async (t) => {
+test('bad input: DER, not a certificate, out of order, wrong key — each names the file', async (t) => {
   const der = join(pki.dir, 'leaf.der');
   writeFileSync(der, certDer(rsa.cert));
   const cases: [DaneErrorCode, string, Buffer | string][] = [
     ['DER_NOT_PEM', der, readFileSync(der)],
     ['NOT_CERTIFICATE', join(pki.dir, 'notes.txt'), 'hello, this is not a certificate\n'],
     ['NOT_CERTIFICATE', join(pki.dir, 'garbage.pem'), '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'],
-    ['EXPIRED', join(pki.dir, 'old.pem'), forgeSelfSigned('old.example.org', new Date(now - 400 * 86_400_000), new Date(now - 30 * 86_400_000))],
-    ['NOT_YET_VALID', join(pki.dir, 'future.pem'), forgeSelfSigned('new.example.org', new Date(now + 30 * 86_400_000), new Date(now + 400 * 86_400_000))],
     ['CHAIN_ORDER', join(pki.dir, 'reversed.pem'), readFileSync(pki.caCert, 'utf8') + readFileSync(rsa.cert, 'utf8')],
     ['KEY_MISMATCH', join(pki.dir, 'wrongkey.pem'), readFileSync(ec.key, 'utf8') + readFileSync(rsa.cert, 'utf8')],
   ];
@@ -96,6 +94,19 @@ test('bad input: DER, not a certificate, expired, out of order, wrong key — ea
     const err = await t.throwsAsync(readTlsaSource(file, { now }), { instanceOf: DaneError }, code);
     t.is(err?.code, code, file);
     t.true(err!.message.startsWith(`${file}:`), err!.message);
+  }
+  // Dates are not input errors (DANE-EE ignores them, RFC 7672 §3.1.1): reported, and
+  // refused only where the usage's clients check them (test/dane/tlsa-dates-names.test.ts).
+  for (const [kind, file, content] of [
+    ['expired', join(pki.dir, 'old.pem'), forgeSelfSigned('old.example.org', new Date(now - 400 * 86_400_000), new Date(now - 30 * 86_400_000))],
+    ['not-yet-valid', join(pki.dir, 'future.pem'), forgeSelfSigned('new.example.org', new Date(now + 30 * 86_400_000), new Date(now + 400 * 86_400_000))],
+  ] as const) {
+    writeFileSync(file, content);
+    const src = await readTlsaSource(file, { now });
+    t.deepEqual(src.kind === 'chain' ? src.validity.map((p) => p.kind) : [], [kind]);
+    const err = t.throws(() => recordsFor(src, { usage: 1 }), { instanceOf: DaneError });
+    t.is(err.code, kind === 'expired' ? 'EXPIRED' : 'NOT_YET_VALID');
+    t.true(err.message.startsWith(`${file}:`), err.message);
   }
   // The key-first file Postfix's smtpd_tls_chain_files takes is fine when the key matches.
   const ok = await readTlsaSource(rsa.combined, { now });

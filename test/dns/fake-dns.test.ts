@@ -1,7 +1,7 @@
 /** The declarative fake DnsLookup other features use in unit tests: it must behave like the real resolver. */
 import test from 'ava';
 import { fakeLookup } from '../support/fake-dns.ts';
-import { mailauthResolver } from '../../src/dns/mailauth-resolver.ts';
+import { mailauthResolver } from '../support/mailauth-resolver.ts';
 import { DnsError } from '../../src/dns/types.ts';
 
 const dns = fakeLookup(

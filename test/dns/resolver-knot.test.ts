@@ -1,7 +1,7 @@
 /** The caching resolver against a real Knot: caching, in-flight dedupe, negative caching, out-of-band changes, failover. */
 import test from 'ava';
 import { createResolver } from '../../src/dns/resolver.ts';
-import { mailauthResolver } from '../../src/dns/mailauth-resolver.ts';
+import { mailauthResolver } from '../support/mailauth-resolver.ts';
 import { DnsError } from '../../src/dns/types.ts';
 import { freePort } from '../support/ports.ts';
 import { knotMissing, startKnot, type KnotServer } from '../support/knot.ts';

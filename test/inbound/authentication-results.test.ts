@@ -1,10 +1,13 @@
 /**
- * Forged Authentication-Results removal (RFC 8601 §5): which headers claim our authserv-id.
- * Issue 16 found two that were kept: `mx.rcpt.test.` (trailing dot) and the id followed by
- * U+00A0 — both read as ours by a person or a UTF-8 parser downstream, so both go.
+ * Forged Authentication-Results removal (RFC 8601 §5), through the filter's `forgedRemovals`
+ * and the A-R model's `claimedAuthservId`: which headers claim our authserv-id. Issue 16
+ * found two that were kept: `mx.rcpt.test.` (trailing dot) and the id followed by U+00A0 —
+ * both read as ours by a person or a UTF-8 parser downstream, so both must go. The cases are
+ * the attack run's; the parser is the engine's (src/mail/auth-results.ts).
  */
 import test from 'ava';
-import { authservIdOf, forgedRemovals } from '../../src/inbound/authentication-results.ts';
+import { forgedRemovals } from '../../src/inbound/forged-results.ts';
+import { claimedAuthservId as authservIdOf } from '../../src/mail/auth-results.ts';
 import { prng } from '../support/prng.ts';
 
 /** As the milter hands header values over: the raw bytes as latin1, here from UTF-8 text. */

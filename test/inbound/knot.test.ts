@@ -8,7 +8,6 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DatabaseSync } from 'node:sqlite';
 import { Registry } from 'prom-client';
 import { decodeConfig } from '../../src/config/load.ts';
 import { createResolver, type Resolver } from '../../src/dns/resolver.ts';
@@ -16,8 +15,9 @@ import { createInboundFilterFactory } from '../../src/inbound/filter.ts';
 import type { SigningKeySource } from '../../src/keys/signing-keys.ts';
 import { MilterClient, sendMessage, type ClientModification, type SimpleMessage } from '../../src/milter/mta-client.ts';
 import { startMilterServer, type MilterServer } from '../../src/milter/server.ts';
-import { openDatabase } from '../../src/store/database.ts';
-import { listEvaluations, migrateEvaluations } from '../../src/store/dmarc-evaluations.ts';
+import { createEvaluationWriter, type EvaluationWriter } from '../../src/store/evaluation-writer.ts';
+import type { Store } from '../../src/store/store.ts';
+import { openTestStore } from '../support/store.ts';
 import { knotMissing, startKnot, type KnotServer } from '../support/knot.ts';
 import { captureLogger } from '../support/logger.ts';
 import { splitMessage } from '../support/raw-message.ts';
@@ -33,7 +33,8 @@ let dir = '';
 let knot: KnotServer;
 let resolver: Resolver;
 let server: MilterServer;
-let db: DatabaseSync;
+let store: Store;
+let writer: EvaluationWriter;
 let keys: { rsa: TestKey; ed: TestKey; weak: TestKey };
 const { logger, lines } = captureLogger();
 const noKeys: SigningKeySource = { activeKeys: () => [], assertHealthy: () => undefined };
@@ -67,19 +68,20 @@ test.before(async () => {
     ],
   });
   resolver = createResolver({ servers: [knot.server], timeoutMs: 300, attempts: 1 });
-  db = openDatabase(join(dir, 'store.db'));
-  migrateEvaluations(db);
+  store = await openTestStore(join(dir, 'store.db'));
+  writer = createEvaluationWriter({ sink: store.openEvaluationSink(), logger, location: store.location, maxQueue: 1000, batchSize: 10, flushMs: 10 });
   const { config } = decodeConfig({ inbound: { authserv_id: ID }, outbound: { trusted_networks: [] } });
   server = await startMilterServer({
     listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }],
-    factory: createInboundFilterFactory({ config, logger, metrics: new Registry(), dns: resolver, db, keys: noKeys, now: Date.now }),
+    factory: createInboundFilterFactory({ config, logger, metrics: new Registry(), dns: resolver, evaluations: writer, keys: noKeys, now: Date.now }),
     logger,
   });
 });
 
 test.after.always(async () => {
   await server?.close({ drainMs: 100 });
-  db?.close();
+  await writer?.close();
+  await store?.close();
   await knot?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -118,7 +120,7 @@ it('RSA (relaxed/simple) and Ed25519 (simple/simple) signatures by dkimsign, SPF
   t.regex(r.ar, /dkim=pass [^;]*header\.a=ed25519-sha256/);
   t.regex(r.ar, /spf=pass /);
   t.regex(r.ar, /dmarc=pass /);
-  t.regex(r.ar, /iprev=pass policy\.iprev=192\.0\.2\.10 \(mail\.sender\.test\)/);
+  t.regex(r.ar, /iprev=pass \(mail\.sender\.test\) policy\.iprev=192\.0\.2\.10/);
 });
 
 it('forged Authentication-Results claiming our authserv-id are removed (last first); others are kept', async (t) => {
@@ -176,15 +178,16 @@ it('several From headers → 550 (RFC 7489 §6.6.1), not pass', async (t) => {
   t.regex(r.reply?.kind === 'replycode' ? r.reply.text : '', /^550 5\.7\.1 .*several From/);
 });
 
-it('IPv6 client without PTR: iprev=fail; a PTR that does not resolve back: iprev=fail', async (t) => {
+it('IPv6 client without PTR: iprev=permerror (RFC 8601 §2.7.3); a PTR that does not resolve back: iprev=fail', async (t) => {
   const v6 = await deliver(rawMessage('erin@relaxed.test'), { ip: '2001:db8::25', from: 'erin@relaxed.test' });
-  t.regex(v6.ar, /iprev=fail policy\.iprev=2001:db8::25/);
+  t.regex(v6.ar, /iprev=permerror\s+reason="no PTR record \(NXDOMAIN\)"\s+policy\.iprev="2001:db8::25"/); // ":" is a tspecial: quoted
   const liar = await deliver(rawMessage('erin@relaxed.test'), { ip: '192.0.2.11', from: 'erin@relaxed.test' });
-  t.regex(liar.ar, /iprev=fail policy\.iprev=192\.0\.2\.11/);
+  t.regex(liar.ar, /iprev=fail\s+reason="[^"]*"\s+policy\.iprev=192\.0\.2\.11/);
 });
 
 it('each evaluation is recorded for aggregate reports', async (t) => {
-  const { rows } = listEvaluations(db, { from: 0, to: Date.now() + 1000, policyDomain: 'sender.test' });
+  await writer.flush();
+  const { rows } = await store.evaluations.list({ from: 0, to: Date.now() + 1000, policyDomain: 'sender.test' });
   t.true(rows.length >= 2, `rows: ${rows.length}`);
   const rejected = rows.find((r) => r.evaluation.disposition === 'reject');
   t.truthy(rejected);
@@ -194,14 +197,14 @@ it('each evaluation is recorded for aggregate reports', async (t) => {
 
 it('DNS down: temperror → 451 4.7.1, and the milter keeps serving', async (t) => {
   resolver.clear();
-  knot.freeze();
+  await knot.freeze();
   try {
     const r = await deliver(rawMessage('alice@sender.test'), {});
     t.is(r.reply?.kind, 'replycode');
     t.regex(r.reply?.kind === 'replycode' ? r.reply.text : '', /^451 4\.7\.1 /);
     t.true(lines.some((l) => l['message'] === 'message' && l['dmarc'] === 'temperror' && l['policy'] === 'tempfail'));
   } finally {
-    knot.thaw();
+    await knot.thaw();
   }
   resolver.clear();
   const ok = await deliver(await dkimsign(rawMessage('alice@sender.test'), 'sender.test', keys.rsa));

@@ -13,16 +13,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BodyHasher, signMessage } from '../../src/auth/dkim/sign.ts';
 import { queryServer } from '../../src/dns/client.ts';
-import { mailauthResolver } from '../../src/dns/mailauth-resolver.ts';
+import { mailauthResolver } from '../support/mailauth-resolver.ts';
 import { createResolver } from '../../src/dns/resolver.ts';
 import { parseTsigKey } from '../../src/dns/tsig.ts';
 import { domainDefaults, type DomainKeysConfig } from '../../src/keys/config.ts';
 import { customerCnames } from '../../src/keys/hosted.ts';
-import { SqliteKeyStore } from '../../src/keys/key-store.ts';
+import type { KeyStore } from '../../src/keys/key-store.ts';
 import { rotateDomain, type RotationDeps } from '../../src/keys/rotate.ts';
 import { openSigningKeySource } from '../../src/keys/signing-key-source.ts';
 import { rfc2136Publisher } from '../../src/publish/publisher.ts';
-import { openDatabase } from '../../src/store/database.ts';
+import { openTestStore } from '../support/store.ts';
 import { knotMissing, startKnot, type KnotServer } from '../support/knot.ts';
 import { startUnbound, unboundMissing, type UnboundServer } from '../support/unbound.ts';
 import { splitMessage } from '../support/raw-message.ts';
@@ -54,9 +54,10 @@ test.after.always(async () => {
 const txt = async (name: string): Promise<string[]> => (await queryServer(knot.server, name, 'TXT', { recursionDesired: false, timeoutMs: 2000 })).records.map((r) => r.join(''));
 
 /** Signs a message with the active key of customer.test and verifies it with mailauth through DNS (CNAME → our zone). */
-async function signedAndVerified(storePath: string): Promise<{ selector: string; result: string }> {
-  const source = openSigningKeySource(storePath, { logger: silent, refreshMs: 60_000 });
+async function signedAndVerified(store: KeyStore): Promise<{ selector: string; result: string }> {
+  const source = openSigningKeySource(store, { logger: silent, location: 'test', refreshMs: 60_000 });
   try {
+    await source.refresh();
     const [key] = source.activeKeys('customer.test');
     if (!key) return { selector: '', result: 'no active key' };
     const raw = Buffer.from('From: a@customer.test\r\nTo: b@example.test\r\nSubject: hosted\r\n\r\nHello.\r\n');
@@ -74,7 +75,8 @@ async function signedAndVerified(storePath: string): Promise<{ selector: string;
 
 it('hosted domain: waits for the customer CNAME, activates, verifies through it; selectors alternate and are reused only after removal', async (t) => {
   const storePath = join(dir, 'hosted.db');
-  const store = new SqliteKeyStore(openDatabase(storePath));
+  const opened = await openTestStore(storePath);
+  const store = opened.keys;
   let now = T0;
   const cfg: DomainKeysConfig = {
     ...domainDefaults(),
@@ -84,16 +86,16 @@ it('hosted domain: waits for the customer CNAME, activates, verifies through it;
     nameservers: [knot.server],
     hosted: { target: TARGET, selector_prefix: 'ma', customer_nameservers: [knot.server] },
   };
-  const deps: RotationDeps = { store, dns: createResolver({ servers: [knot.server] }), now: () => now, logger: silent, publisherFor: () => rfc2136Publisher(knot.server, parseTsigKey(knot.tsig.spec)), observeTimeoutMs: 1000 };
+  const deps: RotationDeps = { store, lease: opened.lease, dns: createResolver({ servers: [knot.server] }), now: () => now, logger: silent, publisherFor: () => rfc2136Publisher(knot.server, parseTsigKey(knot.tsig.spec)), observeTimeoutMs: 1000 };
 
   let r = await rotateDomain('customer.test', cfg, deps);
   t.is(r.error, undefined);
-  t.deepEqual(store.list('customer.test').map((k) => [k.selector, k.state]), [['ma-rsa-1', 'published']]);
+  t.deepEqual((await store.list('customer.test')).map((k) => [k.selector, k.state]), [['ma-rsa-1', 'published']]);
   t.regex((await txt(`ma-rsa-1.customer.test.${TARGET}`))[0] ?? '', /^v=DKIM1; k=rsa; p=MII/, 'published in our zone, not the customer\'s');
 
   now += 10 * 60_000;
   r = await rotateDomain('customer.test', cfg, deps);
-  t.is(store.list('customer.test')[0]!.state, 'published', 'no CNAME at the customer: not activated');
+  t.is((await store.list('customer.test'))[0]!.state, 'published', 'no CNAME at the customer: not activated');
   t.regex(r.keys[0]!.waiting ?? '', /customer CNAME missing: the customer must publish ma-rsa-1\._domainkey\.customer\.test\. CNAME ma-rsa-1\.customer\.test\.dkim\.provider\.test\./);
 
   // The customer sets the CNAMEs once (slot 2 wrongly at first).
@@ -108,8 +110,8 @@ it('hosted domain: waits for the customer CNAME, activates, verifies through it;
   await rotateDomain('customer.test', cfg, deps); // seen everywhere now: the TTL clock starts
   now += 60_000;
   await rotateDomain('customer.test', cfg, deps);
-  t.is(store.list('customer.test')[0]!.state, 'active');
-  t.deepEqual(await signedAndVerified(storePath), { selector: 'ma-rsa-1', result: 'pass' }, 'a verifier follows the customer CNAME to our record');
+  t.is((await store.list('customer.test'))[0]!.state, 'active');
+  t.deepEqual(await signedAndVerified(store), { selector: 'ma-rsa-1', result: 'pass' }, 'a verifier follows the customer CNAME to our record');
 
   // Rotation: the next key takes slot 2, whose CNAME is wrong → it waits, saying so.
   now += 183 * DAY;
@@ -124,23 +126,23 @@ it('hosted domain: waits for the customer CNAME, activates, verifies through it;
   await rotateDomain('customer.test', cfg, deps);
   now += 60_000;
   await rotateDomain('customer.test', cfg, deps);
-  t.deepEqual(Object.fromEntries(store.list('customer.test').map((k) => [k.selector, k.state])), { 'ma-rsa-1': 'retired', 'ma-rsa-2': 'active' });
-  t.deepEqual(await signedAndVerified(storePath), { selector: 'ma-rsa-2', result: 'pass' });
+  t.deepEqual(Object.fromEntries((await store.list('customer.test')).map((k) => [k.selector, k.state])), { 'ma-rsa-1': 'retired', 'ma-rsa-2': 'active' });
+  t.deepEqual(await signedAndVerified(store), { selector: 'ma-rsa-2', result: 'pass' });
 
   // Forced rotation while slot 1 still holds the retired key: nothing generated, and it says why.
   r = await rotateDomain('customer.test', cfg, deps, { rotateNow: true });
   t.deepEqual(r.notes, ['rsa-sha256: both hosted selectors hold live keys; the next key waits until the older one is removed']);
-  t.is(store.list('customer.test').length, 2);
+  t.is((await store.list('customer.test')).length, 2);
 
   // Retired → revoked → removed; then slot 1 is free and a new key takes it.
-  const first = store.list('customer.test').find((k) => k.selector === 'ma-rsa-1')!;
+  const first = (await store.list('customer.test')).find((k) => k.selector === 'ma-rsa-1')!;
   now += 7 * DAY;
   await rotateDomain('customer.test', cfg, deps);
   t.deepEqual(await txt(`ma-rsa-1.customer.test.${TARGET}`), ['v=DKIM1; k=rsa; p='], 'revoked: empty p=');
   now += 60_000;
   await rotateDomain('customer.test', cfg, deps);
   r = await rotateDomain('customer.test', cfg, deps, { rotateNow: true });
-  const again = store.list('customer.test').find((k) => k.selector === 'ma-rsa-1')!;
+  const again = (await store.list('customer.test')).find((k) => k.selector === 'ma-rsa-1')!;
   t.not(again.id, first.id);
   t.is(again.state, 'published');
   t.not(again.publicKeyPem, first.publicKeyPem, 'a new key in the reused slot');

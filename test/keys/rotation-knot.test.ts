@@ -17,11 +17,11 @@ import { parseTsigKey } from '../../src/dns/tsig.ts';
 import { createResolver } from '../../src/dns/resolver.ts';
 import { queryServer } from '../../src/dns/client.ts';
 import { domainDefaults, type DomainKeysConfig } from '../../src/keys/config.ts';
-import { SqliteKeyStore } from '../../src/keys/key-store.ts';
+import type { KeyStore } from '../../src/keys/key-store.ts';
 import { recordName, recordSet, rotateDomain, type RotationDeps } from '../../src/keys/rotate.ts';
 import { openSigningKeySource } from '../../src/keys/signing-key-source.ts';
 import { rfc2136Publisher, zoneFilePublisher } from '../../src/publish/publisher.ts';
-import { openDatabase } from '../../src/store/database.ts';
+import { openTestStore } from '../support/store.ts';
 import { run as keysCli } from '../../src/cli/keys.ts';
 import { knotMissing, startKnot, type KnotServer } from '../support/knot.ts';
 
@@ -56,8 +56,8 @@ async function served(server: { host: string; port: number }, name: string): Pro
 }
 
 /** Copies what the primary should serve for `domain` to the lagging server (it "catches up"). */
-async function catchUp(domain: string, store: SqliteKeyStore, cfg: DomainKeysConfig): Promise<void> {
-  const set = recordSet(domain, cfg, store.list(domain), new Map());
+async function catchUp(domain: string, store: KeyStore, cfg: DomainKeysConfig): Promise<void> {
+  const set = recordSet(domain, cfg, (await store.list(domain)), new Map());
   const present = [];
   for (const n of set.names) if ((await served(lagging.server, n)).length) present.push({ name: `${n}.`, type: 'TXT' });
   if (present.length) await lagging.removeRecords(domain, present);
@@ -66,87 +66,89 @@ async function catchUp(domain: string, store: SqliteKeyStore, cfg: DomainKeysCon
 
 it('full rotation: publish by RFC 2136, wait for the lagging server and the TTL, activate, rotate after the lifetime, retire → revoke → remove', async (t) => {
   const storePath = join(dir, 'rot.db');
-  const store = new SqliteKeyStore(openDatabase(storePath));
-  const source = openSigningKeySource(storePath, { logger: silent, refreshMs: 60_000 });
+  const opened = await openTestStore(storePath);
+  const store = opened.keys;
+  const source = openSigningKeySource(store, { logger: silent, location: storePath, refreshMs: 60_000 });
   let now = T0;
   const cfg: DomainKeysConfig = { ...domainDefaults(), ttl: 60_000, ttl_margin: 30_000, nameservers: [primary.server, lagging.server] };
-  const deps: RotationDeps = { store, dns: createResolver({ servers: [primary.server] }), now: () => now, logger: silent, publisherFor: () => rfc2136Publisher(primary.server, parseTsigKey(primary.tsig.spec)), observeTimeoutMs: 1000 };
+  const deps: RotationDeps = { store, lease: opened.lease, dns: createResolver({ servers: [primary.server] }), now: () => now, logger: silent, publisherFor: () => rfc2136Publisher(primary.server, parseTsigKey(primary.tsig.spec)), observeTimeoutMs: 1000 };
 
   let r = await rotateDomain('rot.test', cfg, deps);
   t.is(r.error, undefined);
-  t.deepEqual(store.list('rot.test').map((k) => k.state), ['published', 'published']);
-  const rsa = store.list('rot.test').find((k) => k.algorithm === 'rsa-sha256');
-  const ed = store.list('rot.test').find((k) => k.algorithm === 'ed25519-sha256');
+  t.deepEqual((await store.list('rot.test')).map((k) => k.state), ['published', 'published']);
+  const rsa = (await store.list('rot.test')).find((k) => k.algorithm === 'rsa-sha256');
+  const ed = (await store.list('rot.test')).find((k) => k.algorithm === 'ed25519-sha256');
   t.is((await served(primary.server, recordName('rot.test', rsa!.selector))).length, 1, 'the primary serves it');
   t.is((await served(lagging.server, recordName('rot.test', rsa!.selector))).length, 0, 'the second server lags');
 
   now += 3_600_000;
   r = await rotateDomain('rot.test', cfg, deps);
-  t.deepEqual(store.list('rot.test').map((k) => k.state), ['published', 'published'], 'seen on one server only: not active');
+  t.deepEqual((await store.list('rot.test')).map((k) => k.state), ['published', 'published'], 'seen on one server only: not active');
   t.regex(r.keys.find((k) => k.state === 'published')!.waiting ?? '', /seen on 1 of 2 nameservers/);
 
   // The second server stops answering altogether: still waiting, and the status says why.
-  lagging.freeze();
+  await lagging.freeze();
   try {
     now += 3_600_000;
     r = await rotateDomain('rot.test', cfg, deps);
-    t.deepEqual(store.list('rot.test').map((k) => k.state), ['published', 'published'], 'a silent nameserver: not active');
+    t.deepEqual((await store.list('rot.test')).map((k) => k.state), ['published', 'published'], 'a silent nameserver: not active');
     t.regex(r.keys.find((k) => k.state === 'published')!.waiting ?? '', /seen on 1 of 2 nameservers; 127\.0\.0\.1:\d+: timeout/);
   } finally {
-    lagging.thaw();
+    await lagging.thaw();
   }
 
   await catchUp('rot.test', store, cfg);
   now += 60_000;
   r = await rotateDomain('rot.test', cfg, deps);
-  t.deepEqual(store.list('rot.test').map((k) => k.state), ['published', 'published'], 'seen everywhere, but TTL + margin not yet passed');
+  t.deepEqual((await store.list('rot.test')).map((k) => k.state), ['published', 'published'], 'seen everywhere, but TTL + margin not yet passed');
   t.regex(r.keys.find((k) => k.state === 'published')!.waiting ?? '', /waiting for TTL \+ margin/);
 
   now += 89_000;
   r = await rotateDomain('rot.test', cfg, deps);
-  t.deepEqual(store.list('rot.test').map((k) => k.state), ['published', 'published'], '1 s before TTL + margin');
+  t.deepEqual((await store.list('rot.test')).map((k) => k.state), ['published', 'published'], '1 s before TTL + margin');
   now += 1_000;
   r = await rotateDomain('rot.test', cfg, deps);
-  t.deepEqual(store.list('rot.test').map((k) => k.state), ['active', 'active']);
-  source.refresh();
+  t.deepEqual((await store.list('rot.test')).map((k) => k.state), ['active', 'active']);
+  await source.refresh();
   t.deepEqual(source.activeKeys('rot.test').map((k) => k.selector).sort(), [rsa!.selector, ed!.selector].sort(), 'the milter\'s key source sees them');
 
   // Lifetime over: new keys, the old ones stay active until the new ones are seen everywhere.
   now += 183 * DAY;
   r = await rotateDomain('rot.test', cfg, deps);
-  t.is(store.list('rot.test').filter((k) => k.state === 'published').length, 2);
-  t.is(store.list('rot.test').filter((k) => k.state === 'active').length, 2);
+  t.is((await store.list('rot.test')).filter((k) => k.state === 'published').length, 2);
+  t.is((await store.list('rot.test')).filter((k) => k.state === 'active').length, 2);
   await catchUp('rot.test', store, cfg);
   now += 60_000;
   await rotateDomain('rot.test', cfg, deps);
   now += 90_000;
   r = await rotateDomain('rot.test', cfg, deps);
-  const states = Object.fromEntries(store.list('rot.test').map((k) => [k.selector, k.state]));
+  const states = Object.fromEntries((await store.list('rot.test')).map((k) => [k.selector, k.state]));
   t.is(states[rsa!.selector], 'retired');
   t.is(Object.values(states).filter((s) => s === 'active').length, 2, 'exactly one active key per algorithm');
-  source.refresh();
+  await source.refresh();
   t.false(source.activeKeys('rot.test').some((k) => k.selector === rsa!.selector));
   t.regex((await served(primary.server, recordName('rot.test', rsa!.selector)))[0] ?? '', /^v=DKIM1; k=rsa; p=MII/, 'retired keys stay published');
 
   now += 7 * DAY;
   await rotateDomain('rot.test', cfg, deps);
-  t.is(store.list('rot.test').find((k) => k.id === rsa!.id)?.state, 'revoked');
+  t.is((await store.list('rot.test')).find((k) => k.id === rsa!.id)?.state, 'revoked');
   t.deepEqual(await served(primary.server, recordName('rot.test', rsa!.selector)), ['v=DKIM1; k=rsa; p='], 'revoked: empty p=');
 
   now += 60_000 + 30_000;
   await rotateDomain('rot.test', cfg, deps);
-  t.is(store.list('rot.test').find((k) => k.id === rsa!.id)?.state, 'removed');
+  t.is((await store.list('rot.test')).find((k) => k.id === rsa!.id)?.state, 'removed');
   t.deepEqual(await served(primary.server, recordName('rot.test', rsa!.selector)), []);
   source.close();
 });
 
 it('zone-file publisher: the fragment Knot $INCLUDEs is rewritten and reloaded; the key activates', async (t) => {
-  const store = new SqliteKeyStore(openDatabase(join(dir, 'frag.db')));
+  const opened = await openTestStore(join(dir, 'frag.db'));
+  const store = opened.keys;
   let now = T0;
   const cfg: DomainKeysConfig = { ...domainDefaults(), algorithms: ['ed25519-sha256'], ttl: 60_000, ttl_margin: 0, nameservers: [primary.server] };
-  const deps: RotationDeps = { store, dns: createResolver({ servers: [primary.server] }), now: () => now, logger: silent, publisherFor: () => zoneFilePublisher({ file: join(dir, 'frag.zone'), reload: primary.reloadCommand('frag.test') }) };
+  const deps: RotationDeps = { store, lease: opened.lease, dns: createResolver({ servers: [primary.server] }), now: () => now, logger: silent, publisherFor: () => zoneFilePublisher({ file: join(dir, 'frag.zone'), reload: primary.reloadCommand('frag.test') }) };
   await rotateDomain('frag.test', cfg, deps);
-  const k = store.list('frag.test')[0]!;
+  const k = (await store.list('frag.test'))[0]!;
   // `knotc zone-reload` queues the reload; the rotation itself only trusts what it observes.
   let value = '';
   for (let i = 0; i < 50 && !value; i++) {
@@ -158,35 +160,37 @@ it('zone-file publisher: the fragment Knot $INCLUDEs is rewritten and reloaded; 
   await rotateDomain('frag.test', cfg, deps); // seen
   now += 61_000;
   await rotateDomain('frag.test', cfg, deps);
-  t.is(store.list('frag.test')[0]!.state, 'active');
+  t.is((await store.list('frag.test'))[0]!.state, 'active');
 });
 
 it('kill -9 right after publishing, before the commit: the next run completes without a double key', async (t) => {
   const storePath = join(dir, 'crash.db');
-  new SqliteKeyStore(openDatabase(storePath));
+  await (await openTestStore(storePath)).close();
   const runner = new URL('./crash-runner.ts', import.meta.url).pathname;
   const code = await new Promise<string | null>((resolve) =>
     execFile(process.execPath, [runner, storePath, primary.server.host, String(primary.server.port), primary.tsig.spec, String(T0), 'after-publish'], (err) => resolve(err ? ((err as { signal?: string }).signal ?? 'error') : null)),
   );
   t.is(code, 'SIGKILL');
-  const store = new SqliteKeyStore(openDatabase(storePath));
-  t.deepEqual(store.list('crash.test').map((k) => k.state).sort(), ['generated', 'generated'], 'killed before the commit: keys generated, states not advanced');
+  const opened = await openTestStore(storePath);
+  const store = opened.keys;
+  t.deepEqual((await store.list('crash.test')).map((k) => k.state).sort(), ['generated', 'generated'], 'killed before the commit: keys generated, states not advanced');
   const cfg = { ...domainDefaults(), ttl: 60_000, ttl_margin: 0, nameservers: [primary.server] };
-  const deps: RotationDeps = { store, dns: createResolver({ servers: [primary.server] }), now: () => T0 + 1000, logger: silent, publisherFor: () => rfc2136Publisher(primary.server, parseTsigKey(primary.tsig.spec)) };
+  const deps: RotationDeps = { store, lease: opened.lease, dns: createResolver({ servers: [primary.server] }), now: () => T0 + 1000, logger: silent, publisherFor: () => rfc2136Publisher(primary.server, parseTsigKey(primary.tsig.spec)) };
   const r = await rotateDomain('crash.test', cfg, deps);
   t.is(r.error, undefined);
-  t.deepEqual(store.list('crash.test').map((k) => k.state), ['published', 'published'], 'the same two keys, published — no second pair');
-  t.false(store.list('crash.test').some((k) => k.state === 'active'), 'never active before seen everywhere');
+  t.deepEqual((await store.list('crash.test')).map((k) => k.state), ['published', 'published'], 'the same two keys, published — no second pair');
+  t.false((await store.list('crash.test')).some((k) => k.state === 'active'), 'never active before seen everywhere');
 });
 
 it('two rotations at once: one holds the lease, the other does nothing', async (t) => {
   const storePath = join(dir, 'race.db');
-  new SqliteKeyStore(openDatabase(storePath));
+  const stores = [await openTestStore(storePath), await openTestStore(storePath)];
   const cfg = { ...domainDefaults(), ttl: 60_000, nameservers: [primary.server] };
-  const mk = (): RotationDeps => ({ store: new SqliteKeyStore(openDatabase(storePath)), dns: createResolver({ servers: [primary.server] }), now: () => T0, logger: silent, publisherFor: () => rfc2136Publisher(primary.server, parseTsigKey(primary.tsig.spec)) });
-  const [a, b] = await Promise.all([rotateDomain('race.test', cfg, mk()), rotateDomain('race.test', cfg, mk())]);
+  const mk = (i: number): RotationDeps => ({ store: stores[i]!.keys, lease: stores[i]!.lease, dns: createResolver({ servers: [primary.server] }), now: () => T0, logger: silent, publisherFor: () => rfc2136Publisher(primary.server, parseTsigKey(primary.tsig.spec)) });
+  const [a, b] = await Promise.all([rotateDomain('race.test', cfg, mk(0)), rotateDomain('race.test', cfg, mk(1))]);
   t.is([a, b].filter((r) => r.skipped).length, 1);
-  t.is(new SqliteKeyStore(openDatabase(storePath)).list('race.test').length, 2, 'one key per algorithm, not two');
+  t.is((await stores[0]!.keys.list('race.test')).length, 2, 'one key per algorithm, not two');
+  for (const s of stores) await s.close();
 });
 
 (existsSync('/usr/sbin/opendkim-genkey') ? it : test.skip)('import of an OpenDKIM KeyTable written by opendkim-genkey; the key stays active with its selector', async (t) => {

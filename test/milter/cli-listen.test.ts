@@ -1,8 +1,8 @@
 /**
  * The milter CLI's listener flags and warnings: a TCP listener (the quick-start default)
  * warns at start-up that every local user can connect and get mail signed as ours; the
- * production form — a unix socket, `--socket-mode`, `--socket-group` as the systemd unit
- * passes them — sets the socket's mode and group and does not warn.
+ * unix socket with `--socket-mode` and `--socket-group` gets that mode and group and does
+ * not warn.
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
@@ -19,7 +19,7 @@ test('TCP listener: a start-up warning names the risk and the production setting
   writeFileSync(join(dir, 'c.yml'), `store:\n  path: ${join(dir, 's.db')}\n`);
   const m = await startMilterProcess(['--config', join(dir, 'c.yml'), '--filter', 'test-header']);
   try {
-    t.regex(m.output(), /milter listens on TCP: any local user[^\n]*\{auth_authen\}[^\n]*unix:\/run\/mailanchor\/milter\.sock/);
+    t.regex(m.output(), /milter listens on TCP: any local user[^\n]*\{auth_authen\}[^\n]*unix:\/var\/spool\/postfix\/mailanchor\/milter\.sock/);
   } finally {
     await m.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -12,9 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dkimRecordForKey, splitTxt } from '../../src/keys/dkim-record.ts';
 import { generateKey } from '../../src/keys/generate.ts';
-import { SqliteKeyStore } from '../../src/keys/key-store.ts';
 import type { DkimAlgorithm } from '../../src/keys/signing-keys.ts';
-import { openDatabase } from '../../src/store/database.ts';
+import { openTestStore } from '../support/store.ts';
 import { opendkimMissing, startOpendkimVerifier, type OpendkimVerifier } from '../support/opendkim-verifier.ts';
 import { pythonDkimVerifyDns } from '../support/dkim-verifiers.ts';
 import { knotMissing, startKnot, type KnotServer } from '../support/knot.ts';
@@ -55,13 +54,14 @@ test.before(async () => {
   if (missing) return;
   dir = await mkdtemp(join(tmpdir(), 'mailanchor-verifiers-'));
   const dbPath = join(dir, 'state', 'mailanchor.db');
-  const store = new SqliteKeyStore(openDatabase(dbPath));
+  const store = await openTestStore(dbPath);
   const zone: string[] = [];
   for (const [algorithm, selector] of Object.entries(SELECTORS) as [DkimAlgorithm, string][]) {
     const k = generateKey(algorithm);
-    store.insert({ id: selector, domain: DOMAIN, selector, algorithm, state: 'active', createdAt: Date.now(), privateKeyPem: k.privateKeyPem, publicKeyPem: k.publicKeyPem });
+    await store.keys.insert({ id: selector, domain: DOMAIN, selector, algorithm, state: 'active', createdAt: Date.now(), privateKeyPem: k.privateKeyPem, publicKeyPem: k.publicKeyPem });
     zone.push(`${selector}._domainkey IN TXT ${splitTxt(dkimRecordForKey(algorithm, k.publicKeyPem)).map((s) => `"${s}"`).join(' ')}`);
   }
+  await store.close();
   knot = await startKnotOn53(zone.join('\n'));
   const config = join(dir, 'mailanchor.yml');
   await writeFile(config, `store:\n  path: ${dbPath}\ndns:\n  servers: ["${knot.host}:53"]\ninbound:\n  iprev: false\noutbound:\n  trusted_networks: ["127.0.0.1/32"]\n`);

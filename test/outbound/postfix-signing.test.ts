@@ -12,9 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKey } from '../../src/keys/generate.ts';
 import { dkimRecordForKey } from '../../src/keys/dkim-record.ts';
-import { SqliteKeyStore } from '../../src/keys/key-store.ts';
+import type { KeyStore } from '../../src/keys/key-store.ts';
 import type { DkimAlgorithm } from '../../src/keys/signing-keys.ts';
-import { openDatabase } from '../../src/store/database.ts';
+import type { Store } from '../../src/store/store.ts';
+import { openTestStore } from '../support/store.ts';
 import { startMilterProcess, type MilterProcess } from '../support/milter-process.ts';
 import { postfixMissing, startPostfix, swaks, type Postfix } from '../support/postfix.ts';
 import { smtpSinkMissing, startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
@@ -28,13 +29,14 @@ let dir = '';
 let sink: SmtpSink | undefined;
 let pf: Postfix | undefined;
 let milter: MilterProcess | undefined;
-let store: SqliteKeyStore;
+let opened: Store;
+let store: KeyStore;
 const records: Record<string, string> = {};
 
-function addKey(selector: string, algorithm: DkimAlgorithm, state: 'active' | 'published'): string {
+async function addKey(selector: string, algorithm: DkimAlgorithm, state: 'active' | 'published'): Promise<string> {
   const k = generateKey(algorithm);
   const id = `${selector}-${algorithm}`;
-  store.insert({ id, domain: 'anchor.test', selector, algorithm, state, createdAt: Date.now(), privateKeyPem: k.privateKeyPem, publicKeyPem: k.publicKeyPem });
+  await store.insert({ id, domain: 'anchor.test', selector, algorithm, state, createdAt: Date.now(), privateKeyPem: k.privateKeyPem, publicKeyPem: k.publicKeyPem });
   records[`${selector}._domainkey.anchor.test`] = dkimRecordForKey(algorithm, k.publicKeyPem);
   return id;
 }
@@ -43,10 +45,10 @@ test.before(async () => {
   if (missing) return;
   dir = await mkdtemp(join(tmpdir(), 'mailanchor-outbound-'));
   const dbPath = join(dir, 'state', 'mailanchor.db');
-  const db = openDatabase(dbPath);
-  store = new SqliteKeyStore(db);
-  addKey('r2026a', 'rsa-sha256', 'active');
-  addKey('e2026a', 'ed25519-sha256', 'active');
+  opened = await openTestStore(dbPath);
+  store = opened.keys;
+  await addKey('r2026a', 'rsa-sha256', 'active');
+  await addKey('e2026a', 'ed25519-sha256', 'active');
   const config = join(dir, 'mailanchor.yml');
   await writeFile(config, `store:\n  path: ${dbPath}\ndns:\n  servers: ["127.0.0.1:1"]\n  timeout: 200ms\ninbound:\n  iprev: false\n  on_temperror: accept\noutbound:\n  trusted_networks: ["127.0.0.1/32"]\n`);
   milter = await startMilterProcess(['--config', config]);
@@ -63,6 +65,7 @@ test.after.always(async () => {
   await milter?.stop();
   await pf?.stop();
   await sink?.stop();
+  await opened?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -100,10 +103,9 @@ it('the same From from an untrusted client (XCLIENT 203.0.113.5) is not signed',
 });
 
 it('a key activated in the store is used for the next message, without a restart', async (t) => {
-  const old = store.list().find((k) => k.selector === 'r2026a')!;
-  const next = addKey('r2026b', 'rsa-sha256', 'published');
-  store.setState(next, 'active', Date.now());
-  store.setState(old.id, 'retired', Date.now());
+  const old = (await store.list()).find((k) => k.selector === 'r2026a')!;
+  const next = await addKey('r2026b', 'rsa-sha256', 'published');
+  await store.apply([{ id: next, state: 'active' }, { id: old.id, state: 'retired' }], Date.now());
   await new Promise((r) => setTimeout(r, 1500)); // the key source re-reads on a 1 s timer
   const msg = asSent(await sendAndFetch('dave@example.net'));
   const text = msg.toString('latin1');

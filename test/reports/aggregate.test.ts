@@ -1,7 +1,7 @@
 /** Grouping evaluations into reports: periods, ri, records with counts, half-written rows. */
 import test from 'ava';
 import { buildReports, periodLength, periodOf } from '../../src/reports/aggregate.ts';
-import type { StoredEvaluation } from '../../src/store/dmarc-evaluations.ts';
+import type { StoredEvaluation } from '../../src/reports/evaluation-reader.ts';
 import { DAY, evaluation, HOUR, policy, spoofed, T0 } from './evaluations.ts';
 
 const rows = (evs: unknown[]): StoredEvaluation[] => evs.map((e, i) => ({ id: i + 1, evaluation: e as StoredEvaluation['evaluation'] }));

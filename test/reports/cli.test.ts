@@ -4,8 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../src/cli/report.ts';
-import { openDatabase } from '../../src/store/database.ts';
-import { migrateEvaluations, recordEvaluation } from '../../src/store/dmarc-evaluations.ts';
+import { openTestStore, writeEvaluations } from '../support/store.ts';
 import { DAY, evaluation, spoofed } from './evaluations.ts';
 import { smtpSinkMissing, startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 import { captureIo } from '../support/cli-io.ts';
@@ -24,14 +23,12 @@ test.before(async () => {
   cfg = join(dir, 'mailanchor.yml');
   await writeFile(
     cfg,
-    `store:\n  path: ${join(dir, 'state', 'mailanchor.db')}\ndns:\n  servers: [127.0.0.1]\nreports:\n  orgName: Anchor CLI\n  email: dmarc-reports@anchor.test\n  submitter: anchor.test\n  transport: smtp\n  smtp:\n    host: 127.0.0.1:${sink.port}\n    helo: anchor.test\n    timeout: 5s\n`,
+    `store:\n  path: ${join(dir, 'state', 'mailanchor.db')}\ndns:\n  servers: [127.0.0.1]\nreports:\n  settle: 0s\n  org_name: Anchor CLI\n  email: dmarc-reports@anchor.test\n  submitter: anchor.test\n  transport: smtp\n  smtp:\n    host: 127.0.0.1:${sink.port}\n    helo: anchor.test\n    timeout: 5s\n`,
   );
-  const db = openDatabase(join(dir, 'state', 'mailanchor.db'));
-  migrateEvaluations(db);
+  const db = await openTestStore(join(dir, 'state', 'mailanchor.db'));
   const yesterday = Math.floor(Date.now() / DAY) * DAY - DAY + 3_600_000;
-  recordEvaluation(db, evaluation({ receivedAt: yesterday }));
-  recordEvaluation(db, spoofed({ receivedAt: yesterday + 1000 }));
-  db.close();
+  await writeEvaluations(db, [evaluation({ receivedAt: yesterday }), spoofed({ receivedAt: yesterday + 1000 })]);
+  await db.close();
 });
 test.after.always(async () => {
   await sink?.stop();

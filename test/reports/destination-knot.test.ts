@@ -10,11 +10,9 @@ import { join } from 'node:path';
 import { createResolver } from '../../src/dns/resolver.ts';
 import { reportsSection } from '../../src/reports/config.ts';
 import { verifyDestination, parseRua, type Destination } from '../../src/reports/destinations.ts';
-import { listDeliveries } from '../../src/reports/ledger.ts';
 import { runSendJob } from '../../src/reports/send-job.ts';
 import { smtpTransport } from '../../src/reports/smtp-client.ts';
-import { openDatabase } from '../../src/store/database.ts';
-import { migrateEvaluations, recordEvaluation } from '../../src/store/dmarc-evaluations.ts';
+import { openTestStore, writeEvaluations } from '../support/store.ts';
 import { knotMissing, startKnot, type KnotServer } from '../support/knot.ts';
 import { freePort } from '../support/ports.ts';
 import { DAY, evaluation, policy, T0 } from './evaluations.ts';
@@ -68,15 +66,14 @@ it('verification answers: authorised, wildcard, refused, override on the same ho
 });
 
 it('the job: authorised destinations are sent, the unauthorised one is skipped with its reason', async (t) => {
-  const db = openDatabase(join(dir, 'store.db'));
-  migrateEvaluations(db);
+  const db = await openTestStore(join(dir, 'store.db'));
   const rua = ['mailto:dmarc@traxotic.test', 'mailto:dmarc@nobody.test', 'mailto:postmaster@baaten.test', 'mailto:dmarc@redirect.test'];
-  recordEvaluation(db, evaluation({ domain: 'baaten.test', policy: policy('baaten.test', { rua, p: 'quarantine' }) }));
-  const config = reportsSection({ orgName: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
+  await writeEvaluations(db, [evaluation({ domain: 'baaten.test', policy: policy('baaten.test', { rua, p: 'quarantine' }) })]);
+  const config = reportsSection({ settle: '0s', org_name: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
   const transport = smtpTransport({ host: '127.0.0.1', port: sink!.port, helo: 'anchor.test', timeoutMs: 5000 });
-  const events = await runSendJob({ db, config, dns: createResolver({ servers: [knot!.server] }), transport, now: () => T0 + DAY });
+  const events = await runSendJob({ evaluations: db.evaluations, ledger: db.ledger, config, dns: createResolver({ servers: [knot!.server] }), transport, now: () => T0 + DAY });
   t.log(events.map((e) => JSON.stringify(e)).join('\n'));
-  const state = Object.fromEntries(listDeliveries(db).map((d) => [d.address, d]));
+  const state = Object.fromEntries((await db.ledger.listDeliveries()).map((d) => [d.address, d]));
   t.is(state['dmarc@traxotic.test']!.state, 'sent');
   t.regex(state['dmarc@traxotic.test']!.reason!, /authorised by baaten\.test\._report\._dmarc\.traxotic\.test/);
   t.is(state['postmaster@baaten.test']!.state, 'sent');
@@ -85,24 +82,23 @@ it('the job: authorised destinations are sent, the unauthorised one is skipped w
   t.is(state['dmarc@redirect.test']!.state, 'sent');
   const rcpts = (await sink!.messages()).map((m) => m.rcpt).sort();
   t.deepEqual(rcpts, ['dmarc@traxotic.test', 'other@redirect.test', 'postmaster@baaten.test']);
-  db.close();
+  await db.close();
 });
 
 it('DNS down: the external destination is deferred, not skipped, and nothing is sent to it', async (t) => {
-  const db = openDatabase(join(dir, 'store-down.db'));
-  migrateEvaluations(db);
-  recordEvaluation(db, evaluation({ domain: 'baaten.test', policy: policy('baaten.test', { rua: ['mailto:dmarc@traxotic.test'] }) }));
-  const config = reportsSection({ orgName: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
+  const db = await openTestStore(join(dir, 'store-down.db'));
+  await writeEvaluations(db, [evaluation({ domain: 'baaten.test', policy: policy('baaten.test', { rua: ['mailto:dmarc@traxotic.test'] }) })]);
+  const config = reportsSection({ settle: '0s', org_name: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
   const dead = createResolver({ servers: [{ host: '127.0.0.1', port: await freePort() }], timeoutMs: 300, attempts: 1 });
   const transport = smtpTransport({ host: '127.0.0.1', port: sink!.port, helo: 'anchor.test', timeoutMs: 5000 });
   const before = (await sink!.messages()).length;
-  const events = await runSendJob({ db, config, dns: dead, transport, now: () => T0 + DAY });
+  const events = await runSendJob({ evaluations: db.evaluations, ledger: db.ledger, config, dns: dead, transport, now: () => T0 + DAY });
   t.deepEqual(events.map((e) => e.kind), ['generated', 'deferred']);
   t.regex((events[1] as { reason: string }).reason, /cannot verify external destination now: DNS/);
-  t.is(listDeliveries(db)[0]!.state, 'pending');
+  t.is((await db.ledger.listDeliveries())[0]!.state, 'pending');
   t.is((await sink!.messages()).length, before);
   // DNS back: the next run verifies and sends.
-  const again = await runSendJob({ db, config, dns: createResolver({ servers: [knot!.server] }), transport, now: () => T0 + DAY + 3_600_000 });
+  const again = await runSendJob({ evaluations: db.evaluations, ledger: db.ledger, config, dns: createResolver({ servers: [knot!.server] }), transport, now: () => T0 + DAY + 3_600_000 });
   t.deepEqual(again.map((e) => e.kind), ['sent']);
-  db.close();
+  await db.close();
 });

@@ -1,5 +1,5 @@
 /** Test data for the reports tests: DMARC evaluations as the inbound filter stores them. */
-import type { DmarcEvaluation, PublishedPolicy } from '../../src/store/dmarc-evaluations.ts';
+import type { DmarcEvaluation, PublishedPolicy } from '../../src/inbound/evaluation-log.ts';
 
 export const T0 = Date.UTC(2026, 10, 1); // 2026-11-01T00:00:00Z
 export const HOUR = 3_600_000;

@@ -11,12 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { reportsSection } from '../../src/reports/config.ts';
-import { listDeliveries, listReports } from '../../src/reports/ledger.ts';
-import { mimeParts } from '../../src/reports/read/mime.ts';
+import { gzipAttachment } from './attachment.ts';
 import { runSendJob } from '../../src/reports/send-job.ts';
 import { sendmailTransport } from '../../src/reports/transport.ts';
-import { openDatabase } from '../../src/store/database.ts';
-import { migrateEvaluations, recordEvaluation } from '../../src/store/dmarc-evaluations.ts';
+import { openTestStore, writeEvaluations } from '../support/store.ts';
 import { fakeLookup } from '../support/fake-dns.ts';
 import { DAY, evaluation, spoofed, T0 } from './evaluations.ts';
 import { postfixMissing, startPostfixRelay, type PostfixRelay } from './postfix-relay.ts';
@@ -43,15 +41,14 @@ test.after.always(async () => {
 });
 
 it('a report goes through Postfix sendmail to the relay with the right headers and a valid gzip XML attachment', async (t) => {
-  const db = openDatabase(join(dir, 'store.db'));
-  migrateEvaluations(db);
-  recordEvaluation(db, evaluation());
-  recordEvaluation(db, spoofed());
-  const config = reportsSection({ orgName: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
+  const db = await openTestStore(join(dir, 'store.db'));
+  await writeEvaluations(db, [evaluation()]);
+  await writeEvaluations(db, [spoofed()]);
+  const config = reportsSection({ settle: '0s', org_name: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
   const transport = sendmailTransport('/usr/sbin/sendmail', postfix!.sendmailArgs);
-  const events = await runSendJob({ db, config, dns: fakeLookup({}), transport, now: () => T0 + DAY });
+  const events = await runSendJob({ evaluations: db.evaluations, ledger: db.ledger, config, dns: fakeLookup({}), transport, now: () => T0 + DAY });
   t.deepEqual(events.map((e) => e.kind), ['generated', 'sent']);
-  t.is(listDeliveries(db)[0]!.state, 'sent');
+  t.is((await db.ledger.listDeliveries())[0]!.state, 'sent');
   t.log(await postfix!.waitDelivered('dmarc@example.test'));
 
   const msgs = await sink!.messages();
@@ -59,14 +56,14 @@ it('a report goes through Postfix sendmail to the relay with the right headers a
   const m = msgs[0]!;
   t.is(m.rcpt, 'dmarc@example.test');
   t.is(m.mailFrom, 'dmarc-reports@anchor.test');
-  const report = listReports(db)[0]!;
+  const report = (await db.ledger.listReports())[0]!;
   const head = m.raw.toString('latin1').split(/\r?\n\r?\n/)[0]!.replace(/\r?\n[ \t]+/g, ' ');
   t.regex(head, new RegExp(`^Subject: Report Domain: example\\.test Submitter: anchor\\.test Report-ID: <${report.reportId.replace(/\./g, '\\.')}>$`, 'm'));
   t.regex(head, /^From: dmarc-reports@anchor\.test$/m);
   t.regex(head, /^To: dmarc@example\.test$/m);
   t.regex(head, new RegExp(`^Message-ID: <${report.reportId.replace(/\./g, '\\.')}>$`, 'mi'));
   t.regex(head, /^Received: by mx\.anchor\.test \(Postfix, /m, 'it really went through Postfix');
-  const att = mimeParts(m.raw, 'sink').find((p) => p.contentType === 'application/gzip');
+  const att = await gzipAttachment(m.raw);
   t.is(att?.fileName, report.fileName);
   t.regex(report.fileName, /^anchor\.test!example\.test!\d+!\d+!\w+\.xml\.gz$/);
   const xml = gunzipSync(att!.data).toString('utf8');
@@ -77,5 +74,5 @@ it('a report goes through Postfix sendmail to the relay with the right headers a
   );
   t.is(lint.code, 0, lint.out);
   t.regex(lint.out, /validates/);
-  db.close();
+  await db.close();
 });

@@ -1,8 +1,13 @@
 /**
  * Body hashes for every signature of a message, computed while the body streams: one
- * canonicaliser per canonicalisation, one SHA-256 per distinct (canonicalisation, l=)
- * pair — however many DKIM-Signature and ARC-Message-Signature fields ask for it. Ten
- * signatures with the same c= and no l= cost one pass over the body.
+ * canonicaliser per canonicalisation, one digest per distinct (canonicalisation, l=) pair —
+ * however many DKIM-Signature and ARC-Message-Signature fields ask for it. Ten signatures
+ * with the same c= and no l= cost one pass over the body.
+ *
+ * Different l= values of one canonicalisation share one running SHA-256 too: when the
+ * canonical body reaches an l=, the running state is copied (`Hash#copy`) and that copy
+ * finished. So a sender cannot multiply our hashing work with signatures that differ only
+ * in l=: every canonicalisation costs one pass whatever the signatures ask.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { BodyCanonicalizer, type Canon } from './canonicalize.ts';
@@ -21,15 +26,18 @@ export interface BodyHashResult {
 }
 
 interface Hasher {
-  readonly hash: Hash;
   readonly limit: number;
-  taken: number;
   digest?: Buffer;
 }
 
 interface Lane {
   readonly canonicalizer: BodyCanonicalizer;
-  readonly hashers: Hasher[];
+  /** SHA-256 of the canonical body so far. */
+  readonly running: Hash;
+  /** Hashers with a finite l= not reached yet, smallest first. */
+  readonly cuts: Hasher[];
+  /** Hashers of the whole body (no l=). */
+  readonly whole: Hasher[];
   length: number;
 }
 
@@ -39,16 +47,26 @@ export class BodyHashSet {
   readonly #lanes = new Map<Canon, Lane>();
   readonly #hashers = new Map<string, Hasher>();
   #ended = false;
+  #written = false;
 
-  /** Registers a hash before the body starts; the same request returns the same handle. */
+  /**
+   * Registers a hash before the body starts; the same request returns the same handle. A
+   * request once body bytes were written would hash only the rest of the body, so it throws.
+   */
   request(r: BodyHashRequest): BodyHashHandle {
     if (this.#ended) throw new Error('BodyHashSet: request after end');
+    if (this.#written) throw new Error('BodyHashSet: request after the body started');
     const limit = r.limit === undefined ? Number.POSITIVE_INFINITY : Math.max(0, r.limit);
     const key = `${r.canon}/${limit}`;
     if (!this.#hashers.has(key)) {
-      const h: Hasher = { hash: createHash('sha256'), limit, taken: 0 };
+      const h: Hasher = { limit };
       this.#hashers.set(key, h);
-      this.#lane(r.canon).hashers.push(h);
+      const lane = this.#lane(r.canon);
+      if (limit === Number.POSITIVE_INFINITY) lane.whole.push(h);
+      else {
+        lane.cuts.push(h);
+        lane.cuts.sort((a, b) => a.limit - b.limit);
+      }
     }
     return { canon: r.canon, key };
   }
@@ -57,17 +75,24 @@ export class BodyHashSet {
     let lane = this.#lanes.get(canon);
     if (!lane) {
       const l: Lane = {
-        hashers: [],
+        running: createHash('sha256'),
+        cuts: [],
+        whole: [],
         length: 0,
         canonicalizer: new BodyCanonicalizer(canon, (bytes) => {
-          l.length += bytes.length;
-          for (const h of l.hashers) {
-            if (h.taken >= h.limit) continue;
-            const room = h.limit - h.taken;
-            const piece = bytes.length <= room ? bytes : bytes.subarray(0, room);
-            h.hash.update(piece);
-            h.taken += piece.length;
+          // l.length is the canonical offset of bytes[0] until the loop is done.
+          let off = 0;
+          while (l.cuts.length > 0 && l.cuts[0]!.limit <= l.length + bytes.length) {
+            const h = l.cuts.shift()!;
+            const upto = h.limit - l.length;
+            if (upto > off) {
+              l.running.update(bytes.subarray(off, upto));
+              off = upto;
+            }
+            h.digest = l.running.copy().digest();
           }
+          if (off < bytes.length) l.running.update(off === 0 ? bytes : bytes.subarray(off));
+          l.length += bytes.length;
         }),
       };
       lane = l;
@@ -83,6 +108,8 @@ export class BodyHashSet {
 
   write(chunk: Buffer): void {
     if (this.#ended) throw new Error('BodyHashSet: write after end');
+    if (chunk.length === 0) return;
+    this.#written = true;
     for (const lane of this.#lanes.values()) lane.canonicalizer.write(chunk);
   }
 
@@ -91,8 +118,17 @@ export class BodyHashSet {
     this.#ended = true;
     for (const lane of this.#lanes.values()) {
       lane.canonicalizer.end();
-      for (const h of lane.hashers) h.digest = h.hash.digest();
+      // l= values beyond the body: the whole (shorter) body is what they cover.
+      for (const h of lane.cuts) h.digest = lane.running.copy().digest();
+      lane.cuts.length = 0;
+      const whole = lane.running.digest();
+      for (const h of lane.whole) h.digest = whole;
     }
+  }
+
+  /** True once `end()` was called: every result is ready. */
+  get ended(): boolean {
+    return this.#ended;
   }
 
   result(handle: BodyHashHandle): BodyHashResult {

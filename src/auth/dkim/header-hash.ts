@@ -10,11 +10,17 @@ import { canonicalHeader, type Canon } from './canonicalize.ts';
 /**
  * §5.4.2: for each name in h=, the last instance not yet used (bottom-up); a name with no
  * instance left contributes nothing (that is what makes oversigning work).
+ *
+ * `exclude` is the signature field being verified: h= "MUST NOT include the DKIM-Signature
+ * header field that is being created or verified" (§3.5), so an h= naming dkim-signature
+ * refers to the other signature fields only — the one under verification did not exist when
+ * the signer picked the fields, and must not fill a slot that then matched nothing.
  */
-export function selectSignedFields(headers: readonly HeaderField[], h: readonly string[]): HeaderField[] {
+export function selectSignedFields(headers: readonly HeaderField[], h: readonly string[], exclude?: HeaderField): HeaderField[] {
   const byName = new Map<string, HeaderField[]>();
   for (const f of headers) {
-    const n = f.name.toLowerCase();
+    if (f === exclude) continue;
+    const n = fieldKey(f.name);
     const list = byName.get(n);
     if (list) list.push(f);
     else byName.set(n, [f]);
@@ -22,7 +28,7 @@ export function selectSignedFields(headers: readonly HeaderField[], h: readonly 
   const used = new Map<string, number>();
   const out: HeaderField[] = [];
   for (const raw of h) {
-    const n = raw.trim().toLowerCase();
+    const n = fieldKey(raw);
     const k = used.get(n) ?? 0;
     const instances = byName.get(n);
     const hit = instances?.[instances.length - 1 - k];
@@ -30,6 +36,11 @@ export function selectSignedFields(headers: readonly HeaderField[], h: readonly 
     if (hit) out.push(hit);
   }
   return out;
+}
+
+/** A field name as h= and the header compare it: case-insensitive (§3.5), FWS around it dropped. */
+function fieldKey(name: string): string {
+  return name.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '').toLowerCase();
 }
 
 /**

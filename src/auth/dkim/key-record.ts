@@ -29,8 +29,24 @@ export type KeyRecordParse =
   /** Not usable for email signatures: wrong v=, service type, syntax, undecodable key. */
   | { readonly kind: 'invalid'; readonly reason: string };
 
+/**
+ * Larger RSA moduli are refused: RFC 6376 §3.3.3 asks verifiers for 512–2048 bits and
+ * OpenSSL stops at 16384; an 8192-bit key already costs 16× a 2048-bit verify, and a
+ * domain owner publishing bigger ones would make every signature a CPU burden we carry.
+ */
+export const MAX_RSA_BITS = 8192;
+/**
+ * Public exponents beyond 64 bits are refused: a verify costs one modular exponentiation by
+ * e, so an attacker-published key with a modulus-sized e turns every verify into the cost
+ * of a private-key operation (OpenSSL applies the same 64-bit cap above 3072-bit moduli).
+ */
+const MAX_RSA_EXPONENT = 1n << 64n;
+/** A DKIM key record longer than this is not parsed (an RSA-8192 record is about 1,450 octets). */
+export const MAX_KEY_RECORD_LENGTH = 4096;
+
 /** Parses one record (the TXT character-strings already joined, §3.6.2.2). */
 export function parseKeyRecord(text: string): KeyRecordParse {
+  if (text.length > MAX_KEY_RECORD_LENGTH) return { kind: 'invalid', reason: `key record of ${text.length} octets (at most ${MAX_KEY_RECORD_LENGTH})` };
   const parsed = parseTagList(text);
   if (!parsed.ok) return { kind: 'invalid', reason: `key record syntax: ${parsed.reason}` };
   const tags = parsed.tags;
@@ -62,6 +78,9 @@ export function parseKeyRecord(text: string): KeyRecordParse {
       key = rsaKey(der);
       if (key.asymmetricKeyType !== 'rsa') return { kind: 'invalid', reason: `k=rsa but p= holds a ${key.asymmetricKeyType ?? 'unknown'} key` };
       bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+      if (bits > MAX_RSA_BITS) return { kind: 'invalid', reason: `RSA key of ${bits} bits (at most ${MAX_RSA_BITS})` };
+      const e = key.asymmetricKeyDetails?.publicExponent ?? 0n;
+      if (e >= MAX_RSA_EXPONENT) return { kind: 'invalid', reason: 'RSA public exponent over 64 bits' };
     }
   } catch (err) {
     return { kind: 'invalid', reason: `undecodable public key (${(err as Error).message})` };

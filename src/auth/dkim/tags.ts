@@ -18,54 +18,80 @@ export interface TagList {
 
 export type TagListParse = ({ readonly ok: true } & TagList) | { readonly ok: false; readonly reason: string };
 
-const WSP = /[ \t]/;
-const NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
+export interface TagListOptions {
+  /**
+   * Accept octets 0x80–0xFF in values. RFC 6532 §3.2 extends VCHAR with UTF8-non-ascii in
+   * internationalized headers, and RFC 8616 §4 lets the d=, i= and s= tags of a
+   * DKIM-Signature carry U-labels and a UTF-8 local-part; DNS key records stay ASCII.
+   * The text is the latin1 octet string of the header, so UTF-8 arrives as single octets.
+   */
+  readonly utf8?: boolean;
+}
+
+const SP = 0x20;
+const TAB = 0x09;
+const CR = 0x0d;
+const LF = 0x0a;
+
+function isWsp(c: number): boolean {
+  return c === SP || c === TAB;
+}
+
+function isNameChar(c: number): boolean {
+  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x5f;
+}
+
+function isAlpha(c: number): boolean {
+  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+}
 
 /** FWS as the milter hands it over: runs of WSP, and line breaks (LF or CRLF) followed by WSP. */
 function skipFws(s: string, i: number): number {
   for (;;) {
-    if (i < s.length && WSP.test(s[i]!)) i++;
-    else if (s[i] === '\n' && WSP.test(s[i + 1] ?? '')) i += 1;
-    else if (s[i] === '\r' && s[i + 1] === '\n' && WSP.test(s[i + 2] ?? '')) i += 2;
+    const c = s.charCodeAt(i);
+    if (isWsp(c)) i++;
+    else if (c === LF && isWsp(s.charCodeAt(i + 1))) i += 1;
+    else if (c === CR && s.charCodeAt(i + 1) === LF && isWsp(s.charCodeAt(i + 2))) i += 2;
     else return i;
   }
 }
 
-export function parseTagList(text: string): TagListParse {
+export function parseTagList(text: string, options: TagListOptions = {}): TagListParse {
   const tags = new Map<string, string>();
+  const highOk = options.utf8 === true;
   let i = 0;
   const n = text.length;
   for (;;) {
     i = skipFws(text, i);
     if (i >= n) {
-      // Empty list, or the optional trailing ";" (then FWS) of the one before.
-      return tags.size === 0 && text.trim() !== '' ? { ok: false, reason: 'empty tag list' } : { ok: true, tags };
+      // The optional trailing ";" (then FWS) of the tag before; a list needs one tag-spec.
+      return tags.size === 0 ? { ok: false, reason: 'empty tag list' } : { ok: true, tags };
     }
     const nameStart = i;
-    while (i < n && /[A-Za-z0-9_]/.test(text[i]!)) i++;
+    while (i < n && isNameChar(text.charCodeAt(i))) i++;
     const name = text.slice(nameStart, i);
-    if (!NAME.test(name)) return { ok: false, reason: `invalid tag name at offset ${nameStart}` };
+    if (name === '' || !isAlpha(name.charCodeAt(0))) return { ok: false, reason: `invalid tag name at offset ${nameStart}` };
     i = skipFws(text, i);
-    if (text[i] !== '=') return { ok: false, reason: `tag ${name}: "=" expected` };
+    if (text.charCodeAt(i) !== 0x3d) return { ok: false, reason: `tag ${name}: "=" expected` };
     i = skipFws(text, i + 1);
-    // tag-value: tvals separated by FWS, up to ";" or the end.
-    let value = '';
-    let pendingSpace = '';
-    while (i < n && text[i] !== ';') {
+    // tag-value: tvals separated by FWS, up to ";" or the end. Whitespace inside the value
+    // is kept as written; whitespace before ";" is the tag-spec's trailing FWS, dropped.
+    const valueStart = i;
+    let valueEnd = i;
+    while (i < n) {
       const c = text.charCodeAt(i);
-      if (c >= 0x21 && c <= 0x7e) {
-        value += pendingSpace + text[i];
-        pendingSpace = '';
+      if (c === 0x3b) break;
+      if ((c >= 0x21 && c <= 0x7e) || (highOk && c >= 0x80 && c <= 0xff)) {
         i++;
+        valueEnd = i;
         continue;
       }
       const next = skipFws(text, i);
       if (next === i) return { ok: false, reason: `tag ${name}: invalid character 0x${c.toString(16).padStart(2, '0')} in value` };
-      pendingSpace += text.slice(i, next);
       i = next;
     }
     if (tags.has(name)) return { ok: false, reason: `tag ${name} occurs twice` };
-    tags.set(name, value);
+    tags.set(name, text.slice(valueStart, valueEnd));
     if (i >= n) return { ok: true, tags };
     i++; // ";"
   }
@@ -76,7 +102,12 @@ export function compact(value: string): string {
   return value.replace(/[ \t\r\n]+/g, '');
 }
 
-/** The base64 alphabet (RFC 6376 §2.4 base64string, after `compact`). */
+/**
+ * The base64 alphabet (RFC 6376 §2.4 base64string, after `compact`), in whole quanta:
+ * RFC 2045 §6.8 base64 always pads to a multiple of four characters, so a value of another
+ * length is truncated or corrupt and never decodes to what the signer wrote.
+ */
 export function isBase64(value: string): boolean {
-  return /^[A-Za-z0-9+/]*={0,2}$/.test(value);
+  // With the length a multiple of four, at most two trailing "=" is exactly the valid padding.
+  return value.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(value);
 }

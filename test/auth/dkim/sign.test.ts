@@ -73,6 +73,13 @@ test('h= oversigns From and lists each present header per instance', (t) => {
   t.deepEqual(h, ['from', 'from', 'to', 'to']);
 });
 
+test('h= oversigns the configured names, present or not, and list-* the List-* fields present', (t) => {
+  const headers: Array<[string, string]> = [['From', ' a'], ['To', ' b'], ['List-Id', ' <x>'], ['List-Foo', ' y'], ['To', ' c']];
+  t.deepEqual(headerList(headers, ['to', 'subject'], ['to', 'cc', 'list-*']), ['from', 'from', 'to', 'to', 'to', 'cc', 'list-id', 'list-id', 'list-foo', 'list-foo']);
+  // A name only in oversign is signed too; case and repeats do not matter.
+  t.deepEqual(headerList(headers, [], ['Subject', 'subject']), ['from', 'from', 'subject']);
+});
+
 test('body canonicalisation is the same whatever the chunking (every split of a tricky body)', (t) => {
   const body = Buffer.from('a  b \t\r\n\r\n \r\nc\rd\r\n\r\n\r\n', 'latin1');
   for (const canon of ['simple', 'relaxed'] as const) {
