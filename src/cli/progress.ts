@@ -49,11 +49,12 @@ export function startProgress(stream: NodeJS.WritableStream, label: string, opti
   const started = now();
   let text = '';
   let shown = 0; // characters on screen (0: nothing)
-  let lastDraw = 0;
+  let lastDraw = -Infinity;
   let pending: NodeJS.Timeout | undefined;
   let finished = false;
 
-  const width = (): number => Math.max(20, ((stream as { columns?: number }).columns ?? 80) - 1);
+  // A terminal that reports no size (0: a pseudo-terminal nobody sized) is taken as 80 columns.
+  const width = (): number => Math.max(20, ((stream as { columns?: number }).columns || 80) - 1);
   const erase = (): void => {
     if (shown === 0) return;
     stream.write(dumb ? `\r${' '.repeat(shown)}\r` : '\r\x1b[K');
@@ -97,10 +98,13 @@ export function startProgress(stream: NodeJS.WritableStream, label: string, opti
     },
     guard(target) {
       return new Writable({
+        // Passed on at once (not when the target calls back), so the order of writes to both
+        // streams is the order they were made in, and nothing is still queued when a command returns.
         write(chunk: Buffer | string, _encoding, callback) {
           erase();
-          target.write(chunk, () => callback());
+          target.write(chunk);
           if (String(chunk).endsWith('\n')) schedule();
+          callback();
         },
       });
     },

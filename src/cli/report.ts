@@ -57,7 +57,7 @@ export function formatEvent(e: SendEvent): string {
 }
 
 /** The transport, telling the progress line about each hand-off to the MTA (which may take seconds). */
-function watchedTransport(transport: MailTransport, progress: Progress): MailTransport {
+export function watchedTransport(transport: MailTransport, progress: Progress): MailTransport {
   if (!progress.active) return transport;
   let handed = 0;
   let refused = 0;
