@@ -99,6 +99,8 @@ async function send(args: readonly string[], io: CliIo, config: Config, open: Op
   if (values.to !== undefined && !onDemand) throw new UsageError('--to applies to on-demand reports only (--now or --period)');
   if (values.to !== undefined && typeof parseRua(`mailto:${values.to}`) === 'string') throw new UsageError(`--to: not a mail address: ${values.to}`);
   const window = values.period ? parsePeriod(values.period) : undefined;
+  // Reports switched off: an on-demand run may still go to the admin, never to the rua addresses.
+  if (onDemand && !config.reports.enabled && values.to === undefined) throw new UsageError('reports.enabled is false: on-demand reports go only to an address given with --to');
   const store = await open();
   try {
     const dns = createResolver(resolverOptions(config.dns, values.dns ? { servers: [parseDnsServer(values.dns)] } : {}));

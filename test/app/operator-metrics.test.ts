@@ -330,6 +330,36 @@ it('reload in process: an unchanged dns section keeps the resolver and its cache
   }
 });
 
+it('a cluster of two workers: mail counters are summed over the workers, key and TLSA state is reported once', async (t) => {
+  const port = await freePort();
+  const file = join(dir, 'cluster.yml');
+  writeFileSync(file, config('800ms').replace(`listen: 127.0.0.1:${metricsPort}`, `listen: 127.0.0.1:${port}`));
+  const cluster = await startMilterProcess(['--config', file, '--workers', '2']);
+  try {
+    const get = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return (name: string) => Number(new RegExp(`^${name.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1]);
+    };
+    const send = async () => {
+      const c = await MilterClient.connect(`inet:127.0.0.1:${cluster.port}`);
+      await c.negotiate();
+      await sendMessage(c, { client: { hostname: 'mail.sender.test', address: SENDER_IP }, helo: 'mail.sender.test', from: 'carol@sender.test', rcpts: ['bob@ours.test'], headers: [['From', ' <carol@sender.test>'], ['Subject', ' x']], body: 'x\r\n' });
+      c.quit();
+    };
+    await Promise.all(Array.from({ length: 8 }, send));
+    const m = await until(async () => {
+      const v = await get();
+      return v('mailanchor_dane_tlsa_state{site="_25._tcp.mx.ours.test",state="match"}') >= 0 ? v : undefined;
+    }, 'the cluster\'s first TLSA check');
+    t.is(m('mailanchor_dmarc_messages_total{policy_domain="sender.test",result="pass",disposition="deliver"}'), 8, 'summed over both workers');
+    t.is(m('mailanchor_milter_sessions_total'), 8);
+    t.is(m('mailanchor_dkim_keys{domain="ours.test",algorithm="ed25519-sha256",state="active"}'), 1, 'one process reports the keystore, not one per worker');
+    t.is(m('mailanchor_dane_tlsa_state{site="_25._tcp.mx.ours.test",state="match"}'), 1);
+  } finally {
+    await cluster.stop();
+  }
+});
+
 /** Families we export, with the sample names a query can use (histograms: _bucket/_sum/_count). */
 function exportedNames(s: Scrape): Set<string> {
   const out = new Set<string>();

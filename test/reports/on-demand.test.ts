@@ -83,6 +83,11 @@ it('usage: --now and --period exclude each other; --to needs one of them; a bad 
   t.is(bad.code, 64);
   t.regex(bad.stderr, /END must be after START/);
   t.regex((await cli('send', '--period', 'yesterday', '--config', cfg)).stderr, /expected START\.\.END/);
+  const off = join(dir, 'off.yml');
+  await writeFile(off, `store:\n  path: ${dbPath}\nreports:\n  enabled: false\n`);
+  const disabled = await cli('send', '--now', '--config', off);
+  t.is(disabled.code, 64);
+  t.regex(disabled.stderr, /reports\.enabled is false: on-demand reports go only to an address given with --to/);
 });
 
 it('--now: the period so far, marked on-demand, schema-valid, sent to the rua; nothing stored; the scheduled report later covers the whole day once', async (t) => {
