@@ -37,7 +37,7 @@ export function startDaneMetrics(registry: Registry, o: DaneMetricsOptions): Dan
   const registers = [registry];
   new Gauge({
     name: 'mailanchor_dane_tlsa_state',
-    help: 'TLSA records senders see for a dane.sites entry against its certFiles: 1 for the current state (match, mismatch, missing, error)',
+    help: 'TLSA records senders see for a dane.sites entry against its cert_files: 1 for the current state (match, mismatch, missing, error)',
     labelNames: ['site', 'state'],
     registers,
     collect() {

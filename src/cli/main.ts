@@ -11,7 +11,7 @@ const COMMANDS: Record<string, { module: string; summary: string }> = {
   'check-config': { module: './check-config.ts', summary: 'validate the config file, like `postfix check`' },
   keys: { module: './keys.ts', summary: 'DKIM keystore: list|status|generate|rotate|publish|retire|import' },
   tlsa: { module: './tlsa.ts', summary: 'DANE TLSA records: compute, rollover, check, sidecar' },
-  report: { module: './report.ts', summary: 'DMARC aggregate reports: send|show|read' },
+  report: { module: './report.ts', summary: 'DMARC aggregate reports: send|show|read|import|page' },
   audit: { module: './audit.ts', summary: 'domain audit: NS, DNSSEC, MX, PTR, SPF, DKIM, DMARC, DANE, MTA-STS, TLS-RPT' },
   store: { module: './store.ts', summary: 'the store: migrate (schema, or SQLite → PostgreSQL) | status' },
 };

@@ -3,26 +3,21 @@
  *     to the MTA (what went where, what was skipped and why);
  * `mailanchor report show` — reports, deliveries, suppressions, bounces and evaluations stored;
  * `mailanchor report suppress|unsuppress ADDRESS|DOMAIN` — the suppression list;
- * `mailanchor report read FILE|DIR|MAILDIR… [--html OUT.html]` — summarise received reports.
+ * `mailanchor report read|import|page …` — received reports: see `report-received.ts`.
  */
-import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/sections.ts';
 import { parseDnsServer, resolverOptions } from '../dns/config.ts';
 import { createResolver } from '../dns/resolver.ts';
 import { describeError } from '../errors.ts';
-import { readReports } from '../reports/read/read-reports.ts';
-import { renderHtml } from '../reports/read/render-html.ts';
-import { renderText } from '../reports/read/render-text.ts';
 import { parseRua } from '../reports/destinations.ts';
 import { runOnDemand, runSendJob, type SendEvent } from '../reports/send-job.ts';
 import { smtpTransport } from '../reports/smtp-client.ts';
 import { sendmailTransport, type MailTransport } from '../reports/transport.ts';
-import type { Store } from '../store/store.ts';
 import type { CliCommand, CliIo } from './io.ts';
 import { openCommandStore } from './open-store.ts';
+import { importCommand, pageCommand, readCommand, RECEIVED_USAGE, type OpenStore } from './report-received.ts';
 
 const USAGE = `usage: mailanchor report <subcommand> [--config FILE] [--store FILE|postgresql://USER@HOST:PORT/DB]
   send [--dry-run] [--dns HOST[:PORT]]    generate due reports and send them (dry run: show what would go where)
@@ -32,8 +27,7 @@ const USAGE = `usage: mailanchor report <subcommand> [--config FILE] [--store FI
   show                                    reports, deliveries, suppressions and bounces in the store
   suppress ADDRESS|DOMAIN                 never send reports there
   unsuppress ADDRESS|DOMAIN               remove from the suppression list (and forget its bounces)
-  read FILE|DIR|MAILDIR… [--html OUT]     summarise received DMARC (XML, .gz, .zip, mail) and TLS-RPT reports
-`;
+${RECEIVED_USAGE}`;
 
 export function transportFor(config: Config): MailTransport {
   const r = config.reports;
@@ -68,8 +62,6 @@ export function formatEvent(e: SendEvent): string {
       return `pruned ${e.evaluations} evaluation(s) and ${e.reports} report(s)`;
   }
 }
-
-type OpenStore = () => Promise<Store>;
 
 /** `START..END`: dates (UTC midnight) or ISO times; END is exclusive. */
 export function parsePeriod(text: string): { begin: number; end: number } {
@@ -158,23 +150,6 @@ async function suppress(args: readonly string[], io: CliIo, open: OpenStore, add
   }
 }
 
-async function read(args: readonly string[], io: CliIo, config: Config): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...args], options: { html: { type: 'string' } }, allowPositionals: true });
-  if (positionals.length === 0) {
-    io.stderr.write(USAGE);
-    return 64;
-  }
-  const result = await readReports(positionals.map((p) => resolve(io.cwd, p)), config.reports.read, config.reports.domains);
-  io.stdout.write(renderText(result.summary, result.skipped));
-  if (values.html) {
-    const out = resolve(io.cwd, values.html);
-    await writeFile(out, renderHtml(result.summary, result.skipped, Date.now()));
-    io.stdout.write(`HTML summary written to ${out}\n`);
-  }
-  // 0 when something was read; 65 (EX_DATAERR) when every input was unusable.
-  return result.summary.reports > 0 || result.skipped.length === 0 ? 0 : 65;
-}
-
 /** Takes `--NAME VALUE` / `--NAME=VALUE` out of argv (the options every subcommand shares). */
 function takeOption(argv: readonly string[], name: string): { value: string | undefined; rest: string[] } {
   const rest: string[] = [];
@@ -208,7 +183,11 @@ export const run: CliCommand = async (argv, io) => {
       case 'unsuppress':
         return await suppress(args, io, open, sub === 'suppress');
       case 'read':
-        return await read(args, io, config);
+        return await readCommand(args, io, config, USAGE);
+      case 'import':
+        return await importCommand(args, io, config, open);
+      case 'page':
+        return await pageCommand(args, io, config, open);
       default:
         io.stderr.write(`mailanchor report: unknown subcommand "${sub}"\n${USAGE}`);
         return 64;

@@ -73,7 +73,9 @@ export const run: CliCommand = async (argv, io) => {
         const keys = await store.keys.list();
         const ev = await store.evaluations.summary();
         const reports = await store.ledger.listReports();
+        const received = await store.received.counts();
         io.stdout.write(`  keys: ${keys.length} (${keys.filter((k) => k.state === 'active').length} active), evaluations: ${ev.count}, reports: ${reports.length}\n`);
+        io.stdout.write(`  received reports: ${received.dmarcReports} DMARC (${received.rows} records), ${received.tlsReports} TLS\n`);
       }
       return 0;
     } finally {

@@ -2,7 +2,7 @@
  * Does the TLSA RRset that senders see match the certificates the server presents now? The
  * question behind most DANE outages (a certificate renewed before its record was published):
  * asked of the recursive resolver — what a sending MTA's resolver answers — with DO set, for
- * each `dane.sites` entry, against its `certFiles` (what Postfix presents). Used for the
+ * each `dane.sites` entry, against its `cert_files` (what Postfix presents). Used for the
  * `mailanchor_dane_tlsa_*` metrics; `tlsa check` is the interactive, live-TLS version.
  *
  * States: `match` (every certificate chain in service is matched by a usable record, RFC 7672
@@ -42,8 +42,8 @@ export async function checkSiteTlsa(site: DaneSiteConfig, dns: DnsLookup, now: n
   const owner = tlsaOwner(site.host, site.port, site.proto).replace(/\.$/, '');
   const chains: CertChain[] = [];
   try {
-    if (site.certFiles.length === 0) return { site: owner, state: 'error', authenticated: false, detail: 'no certFiles configured' };
-    for (const file of site.certFiles) {
+    if (site.cert_files.length === 0) return { site: owner, state: 'error', authenticated: false, detail: 'no cert_files configured' };
+    for (const file of site.cert_files) {
       const src = await readTlsaSource(file, { now });
       if (src.kind !== 'chain') return { site: owner, state: 'error', authenticated: false, detail: `${file}: a bare key, not a certificate chain the server can present` };
       chains.push(src);

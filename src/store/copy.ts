@@ -10,7 +10,11 @@
  *                 a day at a time (memory stays bounded);
  *   reports       the ledger with each delivery's state, so nothing already sent goes out
  *                 again; a report the target has for the same (domain, period) is kept;
- *   suppressions and bounce counts, merged.
+ *   suppressions and bounce counts, merged;
+ *   received     the received DMARC and TLS reports (`report import`'s history) with their
+ *                source and import time, a report at a time with its records in batches;
+ *                one the target holds already (same reporter, report id and domain — another
+ *                host imported it too) is kept once.
  *
  * Run it once per file: evaluations are appended, not matched.
  */
@@ -24,6 +28,8 @@ export interface CopyReport {
   readonly reportsSkipped: number;
   readonly suppressions: number;
   readonly bounces: number;
+  readonly received: number;
+  readonly receivedSkipped: number;
 }
 
 const DAY = 86_400_000;
@@ -90,5 +96,29 @@ export async function copyStore(from: Store, to: Store, options: { readonly keys
     bounces++;
   }
   say(`suppressions: ${suppressions}, bounce counters: ${bounces}`);
-  return { keys, keyDomainsSkipped, evaluations, reports, reportsSkipped, suppressions, bounces };
+
+  let received = 0;
+  let receivedSkipped = 0;
+  const everything = { from: Number.MIN_SAFE_INTEGER, to: Number.MAX_SAFE_INTEGER, domains: [] };
+  for await (const { report, rows } of from.received.dmarc(everything)) {
+    const claim = await to.received.beginDmarc(report.header, { source: report.source, importedAt: report.importedAt });
+    if (claim.kind !== 'new') {
+      receivedSkipped++;
+      continue;
+    }
+    try {
+      for await (const batch of rows) await claim.sink.rows(batch);
+      await claim.sink.commit(report.stats, report.warnings);
+    } catch (err) {
+      await claim.sink.abort().catch(() => undefined);
+      throw err;
+    }
+    received++;
+  }
+  for await (const { report, source, importedAt } of from.received.tls(everything)) {
+    if ((await to.received.addTls(report, { source, importedAt })) === 'stored') received++;
+    else receivedSkipped++;
+  }
+  say(`received reports: ${received} copied${receivedSkipped ? `, ${receivedSkipped} already in the target (kept)` : ''}`);
+  return { keys, keyDomainsSkipped, evaluations, reports, reportsSkipped, suppressions, bounces, received, receivedSkipped };
 }

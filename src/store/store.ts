@@ -8,6 +8,7 @@ import type { KeyStore } from '../keys/key-store.ts';
 import type { Lease } from '../keys/lease.ts';
 import type { EvaluationReader } from '../reports/evaluation-reader.ts';
 import type { ReportLedger } from '../reports/ledger.ts';
+import type { ReceivedReportStore } from '../reports/received/store.ts';
 
 export type StoreEngine = 'sqlite' | 'postgres';
 
@@ -38,6 +39,8 @@ export interface Store {
   readonly lease: Lease;
   readonly evaluations: EvaluationReader;
   readonly ledger: ReportLedger;
+  /** Received DMARC and TLS reports (`report import`, `report page`): one history per store, so a fleet shares it. */
+  readonly received: ReceivedReportStore;
   /**
    * Applies every pending schema step (each feature's steps in order, in one transaction per
    * feature; on PostgreSQL under an advisory lock so hosts starting together take turns).

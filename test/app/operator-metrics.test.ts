@@ -67,9 +67,9 @@ function config(dnsTimeout: string): string {
     '  interval: 1s',
     '  timeout: 1s',
     '  sites:',
-    `    - { host: mx.ours.test, certFiles: [${join(pki.dir, 'mx-chain.pem')}] }`,
-    `    - { host: mx2.ours.test, certFiles: [${join(pki.dir, 'mx2-chain.pem')}] }`,
-    `    - { host: mx3.ours.test, certFiles: [${join(pki.dir, 'mx3-chain.pem')}] }`,
+    `    - { host: mx.ours.test, cert_files: [${join(pki.dir, 'mx-chain.pem')}] }`,
+    `    - { host: mx2.ours.test, cert_files: [${join(pki.dir, 'mx2-chain.pem')}] }`,
+    `    - { host: mx3.ours.test, cert_files: [${join(pki.dir, 'mx3-chain.pem')}] }`,
     '',
   ].join('\n');
 }
@@ -305,7 +305,7 @@ it('DNS counters survive a SIGHUP that builds a new resolver (the real process)'
 
 it('reload in process: an unchanged dns section keeps the resolver and its cache; a changed one starts a new cache, counters kept', async (t) => {
   const file = join(dir, 'inproc.yml');
-  const yml = (timeout: string) => `dns:\n  servers: ["${knot.server.host}:${knot.server.port}"]\n  timeout: ${timeout}\n  cacheMinTtl: 1h\nstore:\n  path: ${join(dir, 'inproc.db')}\ninbound:\n  iprev: false\n  record_evaluations: false\n`;
+  const yml = (timeout: string) => `dns:\n  servers: ["${knot.server.host}:${knot.server.port}"]\n  timeout: ${timeout}\n  cache_min_ttl: 1h\nstore:\n  path: ${join(dir, 'inproc.db')}\ninbound:\n  iprev: false\n  record_evaluations: false\n`;
   writeFileSync(file, yml('700ms'));
   const logs = new PassThrough();
   logs.resume();

@@ -71,7 +71,7 @@ it('the job: authorised destinations are sent, the unauthorised one waits with i
   const db = await openTestStore(join(dir, 'store.db'));
   const rua = ['mailto:dmarc@traxotic.test', 'mailto:dmarc@nobody.test', 'mailto:postmaster@baaten.test', 'mailto:dmarc@redirect.test'];
   await writeEvaluations(db, [evaluation({ domain: 'baaten.test', policy: policy('baaten.test', { rua, p: 'quarantine' }) })]);
-  const config = reportsSection({ settle: '0s', orgName: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
+  const config = reportsSection({ settle: '0s', org_name: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
   const transport = smtpTransport({ host: '127.0.0.1', port: sink!.port, helo: 'anchor.test', timeoutMs: 5000 });
   const events = await runSendJob({ evaluations: db.evaluations, ledger: db.ledger, config, dns: createResolver({ servers: [knot!.server] }), transport, now: () => T0 + DAY });
   t.log(events.map((e) => JSON.stringify(e)).join('\n'));
@@ -91,7 +91,7 @@ it('the job: authorised destinations are sent, the unauthorised one waits with i
 it('DNS down: the external destination is deferred, not skipped, and nothing is sent to it', async (t) => {
   const db = await openTestStore(join(dir, 'store-down.db'));
   await writeEvaluations(db, [evaluation({ domain: 'baaten.test', policy: policy('baaten.test', { rua: ['mailto:dmarc@traxotic.test'] }) })]);
-  const config = reportsSection({ settle: '0s', orgName: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
+  const config = reportsSection({ settle: '0s', org_name: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
   const dead = createResolver({ servers: [{ host: '127.0.0.1', port: await freePort() }], timeoutMs: 300, attempts: 1 });
   const transport = smtpTransport({ host: '127.0.0.1', port: sink!.port, helo: 'anchor.test', timeoutMs: 5000 });
   const before = (await sink!.messages()).length;
@@ -109,7 +109,7 @@ it('DNS down: the external destination is deferred, not skipped, and nothing is 
 it('the seeds\' lesson: refused for a missing _report._dmarc record, the owner adds it, the next run sends; a later run sends nothing more', async (t) => {
   const db = await openTestStore(join(dir, 'store-late.db'));
   await writeEvaluations(db, [evaluation({ domain: 'late.test', policy: policy('late.test', { rua: ['mailto:dmarc@nobody.test'] }) })]);
-  const config = reportsSection({ settle: '0s', orgName: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
+  const config = reportsSection({ settle: '0s', org_name: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
   const transport = smtpTransport({ host: '127.0.0.1', port: sink!.port, helo: 'anchor.test', timeoutMs: 5000 });
   const sentTo = async () => (await sink!.messages()).filter((m) => m.rcpt === 'dmarc@nobody.test' && /Report Domain: late\.test/.test(m.raw.toString('latin1'))).length;
   // Each run is a new process (the daily timer): a fresh resolver, so no negative cache carries over.
@@ -138,7 +138,7 @@ it('the seeds\' lesson: refused for a missing _report._dmarc record, the owner a
 it('a destination that never consents is skipped for good after authorization_retry', async (t) => {
   const db = await openTestStore(join(dir, 'store-never.db'));
   await writeEvaluations(db, [evaluation({ domain: 'never.test', policy: policy('never.test', { rua: ['mailto:dmarc@nobody.test'] }) })]);
-  const config = reportsSection({ settle: '0s', orgName: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test', authorization_retry: '2d' }, 'reports', []);
+  const config = reportsSection({ settle: '0s', org_name: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test', authorization_retry: '2d' }, 'reports', []);
   const transport = smtpTransport({ host: '127.0.0.1', port: sink!.port, helo: 'anchor.test', timeoutMs: 5000 });
   const run = (at: number) => runSendJob({ evaluations: db.evaluations, ledger: db.ledger, config, dns: createResolver({ servers: [knot!.server] }), transport, now: () => at });
   t.deepEqual((await run(T0 + DAY)).map((e) => e.kind), ['generated', 'unauthorized']);

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildReports, type AggregateReport } from '../../src/reports/aggregate.ts';
 import { buildReportMessage, gzipXml, newUniqueId, reportFileName, reportIdOf, type ReportIdentity } from '../../src/reports/message.ts';
-import { mimeParts } from '../../src/reports/read/mime.ts';
+import { gzipAttachment } from './attachment.ts';
 import { DMARC_NS, renderReportXml } from '../../src/reports/xml.ts';
 import type { DmarcEvaluation } from '../../src/inbound/evaluation-log.ts';
 import type { StoredEvaluation } from '../../src/reports/evaluation-reader.ts';
@@ -172,7 +172,7 @@ catTest('dmarc-cat decodes our .xml.gz and the attachment taken out of our repor
   checkDecoded(t, await dmarcCat(gzFile), report);
 
   const msg = buildReportMessage({ identity: id, from: EMAIL, to: [`dmarc@${D}`], gz: gzipXml(xml), now: T0 + DAY, orgName: ORG });
-  const att = mimeParts(msg, 'msg').find((p) => p.contentType === 'application/gzip');
+  const att = await gzipAttachment(msg);
   t.truthy(att?.fileName);
   const sub = join(dir, 'from-message');
   await mkdir(sub, { recursive: true });

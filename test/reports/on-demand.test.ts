@@ -15,13 +15,13 @@ import { gunzipSync } from 'node:zlib';
 import { run } from '../../src/cli/report.ts';
 import { decodeConfig } from '../../src/config/load.ts';
 import { createResolver } from '../../src/dns/resolver.ts';
-import { mimeParts } from '../../src/reports/read/mime.ts';
 import { runSendJob } from '../../src/reports/send-job.ts';
 import { smtpTransport } from '../../src/reports/smtp-client.ts';
 import { captureIo } from '../support/cli-io.ts';
 import { freePort } from '../support/ports.ts';
 import { smtpSinkMissing, startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 import { openTestStore, writeEvaluations } from '../support/store.ts';
+import { gzipAttachment } from './attachment.ts';
 import { DAY, evaluation, policy, spoofed } from './evaluations.ts';
 
 const XSD = new URL('../fixtures/reports/rfc9990-dmarc-2.0.xsd', import.meta.url).pathname;
@@ -47,7 +47,7 @@ test.before(async () => {
   cfg = join(dir, 'mailanchor.yml');
   await writeFile(
     cfg,
-    `store:\n  path: ${dbPath}\ndns:\n  servers: ["127.0.0.1:${await freePort()}"]\n  timeout: 300ms\n  attempts: 1\nreports:\n  settle: 0s\n  orgName: Anchor\n  email: dmarc-reports@anchor.test\n  submitter: anchor.test\n  transport: smtp\n  smtp:\n    host: 127.0.0.1:${sink.port}\n    helo: anchor.test\n    timeout: 5s\n`,
+    `store:\n  path: ${dbPath}\ndns:\n  servers: ["127.0.0.1:${await freePort()}"]\n  timeout: 300ms\n  attempts: 1\nreports:\n  settle: 0s\n  org_name: Anchor\n  email: dmarc-reports@anchor.test\n  submitter: anchor.test\n  transport: smtp\n  smtp:\n    host: 127.0.0.1:${sink.port}\n    helo: anchor.test\n    timeout: 5s\n`,
   );
   const db = await openTestStore(dbPath);
   await writeEvaluations(db, [
@@ -68,7 +68,7 @@ async function cli(...argv: string[]) {
   return { code, stdout: io.out(), stderr: io.err() };
 }
 
-const xmlOf = (raw: Buffer): string => gunzipSync(mimeParts(raw, 'sink').find((p) => p.contentType === 'application/gzip')!.data).toString('utf8');
+const xmlOf = async (raw: Buffer): Promise<string> => gunzipSync((await gzipAttachment(raw))!.data).toString('utf8');
 
 async function xsdValid(xml: string): Promise<{ code: number; out: string }> {
   const file = join(dir, `r${Math.random().toString(36).slice(2)}.xml`);
@@ -108,7 +108,7 @@ it('--now: the period so far, marked on-demand, schema-valid, sent to the rua; n
   t.regex(raw, /Report-ID: <ondemand[0-9a-f]{20}@anchor\.test>/);
   t.regex(raw, /On-demand report for .* It is not the scheduled report for this period/);
   t.regex(raw, /filename="anchor\.test!example\.test!\d+!\d+!ondemand[0-9a-f]{20}\.xml\.gz"/);
-  const xml = xmlOf(msgs[0]!.raw);
+  const xml = await xmlOf(msgs[0]!.raw);
   t.regex(xml, /<error>On-demand report for [^<]*--now[^<]*Do not add the two up\.<\/error>/);
   t.regex(xml, new RegExp(`<begin>${dayStart / 1000}</begin>`), 'from the start of the period in progress');
   const lint = await xsdValid(xml);
@@ -120,7 +120,7 @@ it('--now: the period so far, marked on-demand, schema-valid, sent to the rua; n
   t.is(scheduledNow.stdout, 'nothing to report\n', 'the period has not ended: no scheduled report yet, and none blocked or claimed');
 
   // After the period: the scheduled run (its clock injected) reports the whole day, once.
-  const { config } = decodeConfig({ reports: { settle: '0s', orgName: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test', suppress: ['external.test'] } });
+  const { config } = decodeConfig({ reports: { settle: '0s', org_name: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test', suppress: ['external.test'] } });
   const db = await openTestStore(dbPath);
   const transport = smtpTransport({ host: '127.0.0.1', port: sink!.port, helo: 'anchor.test', timeoutMs: 5000 });
   const events = await runSendJob({ evaluations: db.evaluations, ledger: db.ledger, config: config.reports, dns: createResolver({ servers: [{ host: '127.0.0.1', port: 9 }], timeoutMs: 200, attempts: 1 }), transport, now: () => dayStart + DAY + 1000 });
@@ -133,7 +133,7 @@ it('--now: the period so far, marked on-demand, schema-valid, sent to the rua; n
   await db.close();
   const scheduled = (await sink!.messages()).filter((m) => !/ondemand/.test(m.raw.toString('latin1')));
   t.is(scheduled.length, 1);
-  t.notRegex(xmlOf(scheduled[0]!.raw), /<error>/, 'the scheduled report is not marked');
+  t.notRegex(await xmlOf(scheduled[0]!.raw), /<error>/, 'the scheduled report is not marked');
 });
 
 it('--period START..END --to ADDRESS: every report to the admin, no rua and no DNS check needed', async (t) => {
@@ -144,9 +144,10 @@ it('--period START..END --to ADDRESS: every report to the admin, no rua and no D
   t.regex(r.stdout, /^sent ondemand\S+ to postmaster@anchor\.test: 250 .*\(address given by hand\)/m);
   const msgs = (await sink!.messages()).filter((m) => /--period/.test(m.raw.toString('latin1')));
   t.deepEqual(msgs.map((m) => m.rcpt), ['postmaster@anchor.test', 'postmaster@anchor.test']);
-  const domains = msgs.map((m) => /<policy_published>\s*<domain>([^<]+)</.exec(xmlOf(m.raw))?.[1]).sort();
+  const xmls = await Promise.all(msgs.map((m) => xmlOf(m.raw)));
+  const domains = xmls.map((x) => /<policy_published>\s*<domain>([^<]+)</.exec(x)?.[1]).sort();
   t.deepEqual(domains, ['example.test', 'far.test']);
-  for (const m of msgs) t.regex(xmlOf(m.raw), /<error>On-demand report for [^<]*--period/);
+  for (const x of xmls) t.regex(x, /<error>On-demand report for [^<]*--period/);
   const empty = await cli('send', '--period', '2001-01-01..2001-01-02', '--config', cfg);
   t.is(empty.stdout, 'no evaluations in that period: nothing to report\n');
 });

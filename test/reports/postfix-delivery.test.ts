@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { reportsSection } from '../../src/reports/config.ts';
-import { mimeParts } from '../../src/reports/read/mime.ts';
+import { gzipAttachment } from './attachment.ts';
 import { runSendJob } from '../../src/reports/send-job.ts';
 import { sendmailTransport } from '../../src/reports/transport.ts';
 import { openTestStore, writeEvaluations } from '../support/store.ts';
@@ -44,7 +44,7 @@ it('a report goes through Postfix sendmail to the relay with the right headers a
   const db = await openTestStore(join(dir, 'store.db'));
   await writeEvaluations(db, [evaluation()]);
   await writeEvaluations(db, [spoofed()]);
-  const config = reportsSection({ settle: '0s', orgName: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
+  const config = reportsSection({ settle: '0s', org_name: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
   const transport = sendmailTransport('/usr/sbin/sendmail', postfix!.sendmailArgs);
   const events = await runSendJob({ evaluations: db.evaluations, ledger: db.ledger, config, dns: fakeLookup({}), transport, now: () => T0 + DAY });
   t.deepEqual(events.map((e) => e.kind), ['generated', 'sent']);
@@ -63,7 +63,7 @@ it('a report goes through Postfix sendmail to the relay with the right headers a
   t.regex(head, /^To: dmarc@example\.test$/m);
   t.regex(head, new RegExp(`^Message-ID: <${report.reportId.replace(/\./g, '\\.')}>$`, 'mi'));
   t.regex(head, /^Received: by mx\.anchor\.test \(Postfix, /m, 'it really went through Postfix');
-  const att = mimeParts(m.raw, 'sink').find((p) => p.contentType === 'application/gzip');
+  const att = await gzipAttachment(m.raw);
   t.is(att?.fileName, report.fileName);
   t.regex(report.fileName, /^anchor\.test!example\.test!\d+!\d+!\w+\.xml\.gz$/);
   const xml = gunzipSync(att!.data).toString('utf8');

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { buildReports } from '../../src/reports/aggregate.ts';
 import { buildReportMessage, gzipXml, reportFileName, reportIdOf, reportSubject, type ReportIdentity } from '../../src/reports/message.ts';
-import { parseAggregateXml } from '../../src/reports/read/parse-aggregate.ts';
-import { mimeParts } from '../../src/reports/read/mime.ts';
+import { parseAggregate } from '../../src/reports/read/aggregate-parser.ts';
+import { gzipAttachment } from './attachment.ts';
 import { renderReportXml } from '../../src/reports/xml.ts';
 import type { StoredEvaluation } from '../../src/reports/evaluation-reader.ts';
 import { DAY, evaluation, HOUR, policy, spoofed, T0 } from './evaluations.ts';
@@ -85,16 +85,18 @@ it('the validator is not a rubber stamp: a broken report is refused', async (t) 
 
 test('our own reader reads what we write (round trip)', (t) => {
   const report = richReport();
-  const parsed = parseAggregateXml(renderReportXml(report, meta));
-  t.is(parsed.orgName, 'Mail & Anchor <Test>');
-  t.is(parsed.policyDomain, 'example.test');
-  t.is(parsed.begin, T0 / 1000);
-  t.is(parsed.end, (T0 + DAY) / 1000 - 1);
+  const parsed = parseAggregate(renderReportXml(report, meta));
+  t.is(parsed.header.orgName, 'Mail & Anchor <Test>');
+  t.is(parsed.header.schema, 'rfc9990');
+  t.is(parsed.header.policy.domain, 'example.test');
+  t.is(parsed.header.begin, T0 / 1000);
+  t.is(parsed.header.end, (T0 + DAY) / 1000 - 1);
+  t.deepEqual(parsed.warnings, []);
   t.is(parsed.rows.reduce((n, r) => n + r.count, 0), 8);
   t.is(parsed.rows[1]!.dkimAuth.length, 2);
 });
 
-test('message: RFC 9990 subject, file name, application/gzip attachment that decompresses to the XML', (t) => {
+test('message: RFC 9990 subject, file name, application/gzip attachment that decompresses to the XML', async (t) => {
   const id: ReportIdentity = { policyDomain: 'example.test', submitter: 'anchor.test', begin: T0 / 1000, end: (T0 + DAY) / 1000 - 1, uniqueId: 'a1b2c3' };
   const xml = renderReportXml(richReport(), { ...meta, reportId: reportIdOf(id) });
   const msg = buildReportMessage({ identity: id, from: 'dmarc-reports@anchor.test', to: ['dmarc@example.test'], gz: gzipXml(xml), now: T0 + DAY, orgName: 'Anchor' });
@@ -103,8 +105,7 @@ test('message: RFC 9990 subject, file name, application/gzip attachment that dec
   t.regex(text.replace(/\r\n /g, ' '), /^Subject: Report Domain: example\.test Submitter: anchor\.test Report-ID: <a1b2c3@anchor\.test>\r$/m);
   t.is(reportFileName(id), `anchor.test!example.test!${T0 / 1000}!${(T0 + DAY) / 1000 - 1}!a1b2c3.xml.gz`);
   t.true(text.split('\r\n').every((l) => l.length <= 998));
-  const parts = mimeParts(msg, 'msg');
-  const gz = parts.find((p) => p.contentType === 'application/gzip');
+  const gz = await gzipAttachment(msg);
   t.is(gz?.fileName, reportFileName(id));
   t.is(gunzipSync(gz!.data).toString('utf8'), xml);
 });

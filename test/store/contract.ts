@@ -34,7 +34,7 @@ export function storeContract(test: TestFn, target: ContractTarget): void {
     try {
       t.true((await s.schema()).every((f) => f.current === 0), 'nothing before migrate()');
       const first = await s.migrate();
-      t.deepEqual(first.map((m) => m.feature).sort(), ['dmarc_evaluations', 'dmarc_reports', 'keys']);
+      t.deepEqual(first.map((m) => m.feature).sort(), ['dmarc_evaluations', 'dmarc_reports', 'keys', 'received_reports']);
       t.true(first.every((m) => m.from === 0 && m.to > 0));
       t.deepEqual(await s.migrate(), [], 'a second run applies nothing');
       t.true((await s.schema()).every((f) => f.current === f.wanted && f.wanted > 0));

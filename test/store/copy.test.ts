@@ -15,6 +15,12 @@ import { captureIo } from '../support/cli-io.ts';
 import { postgresMissing, startPostgres, type PostgresServer } from '../support/postgres.ts';
 import { openTestStore, writeEvaluations } from '../support/store.ts';
 import { DAY, evaluation, T0 } from '../reports/evaluations.ts';
+import { parseAggregate } from '../../src/reports/read/aggregate-parser.ts';
+import { month, reportXml } from '../support/dmarc-reports.ts';
+
+// Received reports: one both hosts imported (the same mail reached both), and one each.
+const [shared, ownA, ownB] = month({ domain: 'example.test', start: 1_790_812_800, days: 1, seed: 31 }).map((r) => parseAggregate(reportXml(r)));
+const own = { a: ownA!, b: ownB! };
 
 const missing = postgresMissing();
 const it = missing ? test.serial.skip : test.serial;
@@ -51,6 +57,16 @@ async function hostFile(name: string, keysFor: string): Promise<string> {
   await s.ledger.addSuppression('nope.test', 'by hand', T0);
   await s.ledger.recordBounce('gone@x.test', T0, '550 no');
   await s.ledger.recordBounce('gone@x.test', T0 + 1, '550 still no');
+  for (const r of [shared!, own[name as 'a' | 'b']]) {
+    const claim = await s.received.beginDmarc(r.header, { source: `imap:INBOX/${name}`, importedAt: T0 });
+    if (claim.kind !== 'new') throw new Error('fixture: not new');
+    await claim.sink.rows(r.rows);
+    await claim.sink.commit(r.stats, [`warning on ${name}`]);
+  }
+  await s.received.addTls(
+    { orgName: 'Google Inc.', reportId: `tls-${name}`, begin: 1_790_812_800, end: 1_790_899_199, policies: [{ policyType: 'sts', policyDomain: 'example.test', policyStrings: [], mxHosts: ['mx.example.test'], successfulSessions: 9, failedSessions: 0, failures: [] }] },
+    { source: `file-${name}`, importedAt: T0 },
+  );
   await s.close();
   return path;
 }
@@ -73,6 +89,15 @@ it('a host\'s SQLite store moves into PostgreSQL; a second host adds its evaluat
   t.deepEqual((await target.ledger.listDeliveries()).map((d) => [d.reportId, d.state]), [['a-r1', 'sent']], 'what was sent stays sent');
   t.deepEqual((await target.ledger.listSuppressions()).map((s) => s.entry), ['nope.test']);
   t.deepEqual((await target.ledger.listBounces()).map((b) => [b.address, b.count]), [['gone@x.test', 2]]);
+  t.regex(io.out(), /received reports: 3 copied\n/);
+  const got = new Map<string, { rows: unknown[]; source: string; warnings: readonly string[] }>();
+  for await (const { report, rows } of target.received.dmarc({ from: 0, to: 2 ** 31, domains: [] })) {
+    const all: unknown[] = [];
+    for await (const b of rows) all.push(...b);
+    got.set(report.header.reportId, { rows: all, source: report.source, warnings: report.warnings });
+  }
+  t.deepEqual(got.get(shared!.header.reportId), { rows: shared!.rows, source: 'imap:INBOX/a', warnings: ['warning on a'] }, 'records, source and warnings as they were');
+  t.deepEqual(got.get(ownA!.header.reportId)?.rows, ownA!.rows);
 
   // Host B had rotated example.test on its own (the problem a fleet store ends): its keys stay out.
   const b = await hostFile('b', 'example.test');
@@ -83,6 +108,8 @@ it('a host\'s SQLite store moves into PostgreSQL; a second host adds its evaluat
   t.regex(io2.out(), /reports: 0 copied, 1 already in the target \(kept\)/, 'the same (domain, period): reported once');
   t.deepEqual((await target.keys.listActive()).map((k) => k.id), ['a-new'], 'one active key for the domain');
   t.is((await target.evaluations.summary()).count, 4);
+  t.regex(io2.out(), /received reports: 2 copied, 1 already in the target \(kept\)/, 'the report both hosts imported is kept once');
+  t.like(await target.received.counts(), { dmarcReports: 3, tlsReports: 2, rows: shared!.rows.length + ownA!.rows.length + ownB!.rows.length });
 });
 
 it('bad arguments: --from must be a SQLite file, and --from needs --to', async (t) => {

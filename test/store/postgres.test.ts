@@ -134,7 +134,7 @@ it('migrate_at_start: false — a command refuses an unmigrated schema and names
   writeFileSync(cfg, 'store:\n  migrate_at_start: false\n');
   const io = captureIo(dir);
   t.is(await keysCli(['list', '--config', cfg, '--store', pg.url(db)], io), 1);
-  t.regex(io.err(), /schema older than this mailanchor needs \(keys 0 < 3, dmarc_evaluations 0 < 1, dmarc_reports 0 < 1\); run `mailanchor store migrate --store postgresql:\/\/mailanchor@127\.0\.0\.1:\d+\/\w+`/);
+  t.regex(io.err(), /schema older than this mailanchor needs \(keys 0 < 3, dmarc_evaluations 0 < 1, dmarc_reports 0 < 1, received_reports 0 < 1\); run `mailanchor store migrate --store postgresql:\/\/mailanchor@127\.0\.0\.1:\d+\/\w+`/);
   t.is(await storeCli(['migrate', '--store', pg.url(db)], io), 0, io.err());
   t.is(await keysCli(['list', '--config', cfg, '--store', pg.url(db)], io), 0, io.err());
   t.false((io.out() + io.err()).includes(pg.password));

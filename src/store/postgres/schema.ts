@@ -63,6 +63,56 @@ export const PG_STEPS: Readonly<Record<string, readonly string[]>> = {
      CREATE TABLE dmarc_report_suppressions (entry text PRIMARY KEY, reason text NOT NULL, added_at bigint NOT NULL);
      CREATE TABLE dmarc_report_bounces (address text PRIMARY KEY, count integer NOT NULL, last_at bigint NOT NULL, last_reason text NOT NULL);`,
   ],
+  // Received DMARC and TLS reports (src/reports/received/store.ts). `json`, not `jsonb`: the
+  // documents come back as they were written (jsonb would reorder their keys, and the page
+  // lists some maps in their order).
+  received_reports: [
+    `CREATE TABLE received_dmarc_reports (
+       id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+       reporter text NOT NULL,
+       report_id text NOT NULL,
+       policy_domain text NOT NULL,
+       begin_at bigint NOT NULL,
+       end_at bigint NOT NULL,
+       header json NOT NULL,
+       state text NOT NULL CHECK (state IN ('loading', 'complete')),
+       row_count bigint NOT NULL DEFAULT 0,
+       message_count bigint NOT NULL DEFAULT 0,
+       stats json,
+       warnings json NOT NULL DEFAULT '[]',
+       source text NOT NULL,
+       imported_at bigint NOT NULL,
+       UNIQUE (reporter, report_id, policy_domain)
+     );
+     CREATE INDEX received_dmarc_reports_begin ON received_dmarc_reports (begin_at, id);
+     CREATE INDEX received_dmarc_reports_end ON received_dmarc_reports (end_at);
+     CREATE TABLE received_dmarc_rows (
+       report bigint NOT NULL REFERENCES received_dmarc_reports (id) ON DELETE CASCADE,
+       id bigint GENERATED ALWAYS AS IDENTITY,
+       source_ip text NOT NULL,
+       count bigint NOT NULL,
+       disposition text NOT NULL,
+       dkim text NOT NULL,
+       spf text NOT NULL,
+       header_from text NOT NULL,
+       detail json NOT NULL,
+       PRIMARY KEY (report, id)
+     );
+     CREATE TABLE received_tls_reports (
+       id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+       reporter text NOT NULL,
+       report_id text NOT NULL,
+       begin_at bigint NOT NULL,
+       end_at bigint NOT NULL,
+       policy_domains text[] NOT NULL,
+       report json NOT NULL,
+       source text NOT NULL,
+       imported_at bigint NOT NULL,
+       UNIQUE (reporter, report_id)
+     );
+     CREATE INDEX received_tls_reports_begin ON received_tls_reports (begin_at, id);
+     CREATE INDEX received_tls_reports_end ON received_tls_reports (end_at);`,
+  ],
 };
 
 /** pg_advisory_xact_lock key: "mailanchor schema" (any constant shared by every host). */

@@ -5,6 +5,7 @@ import { PgEvaluations } from './evaluations.ts';
 import { PgKeyStore, PgLease } from './key-store.ts';
 import { PgLedger } from './ledger.ts';
 import { PgPool, type PgOptions } from './pool.ts';
+import { PgReceivedReports } from './received-reports.ts';
 import { migratePg, pgSchema } from './schema.ts';
 
 export function openPgStore(options: PgOptions & { readonly onIdleError?: (err: StoreError) => void }): Store {
@@ -18,6 +19,7 @@ export function openPgStore(options: PgOptions & { readonly onIdleError?: (err: 
     lease: new PgLease(pool),
     evaluations,
     ledger: new PgLedger(pool),
+    received: new PgReceivedReports(pool),
     migrate: () => migratePg(pool),
     schema: () => pgSchema(pool),
     openEvaluationSink: () => evaluations,

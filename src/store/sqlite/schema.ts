@@ -64,6 +64,56 @@ export const SQLITE_STEPS: Readonly<Record<string, readonly string[]>> = {
      CREATE TABLE dmarc_report_suppressions (entry TEXT PRIMARY KEY, reason TEXT NOT NULL, added_at INTEGER NOT NULL);
      CREATE TABLE dmarc_report_bounces (address TEXT PRIMARY KEY, count INTEGER NOT NULL, last_at INTEGER NOT NULL, last_reason TEXT NOT NULL);`,
   ],
+  // Received DMARC and TLS reports (src/reports/received/store.ts): JSON in TEXT columns,
+  // TLS policy domains as a JSON array (queried with json_each).
+  received_reports: [
+    // AUTOINCREMENT: an id is never given again, so an import whose report was taken over
+    // (deleted, claimed anew) cannot mistake the new claim for its own.
+    `CREATE TABLE received_dmarc_reports (
+       id INTEGER PRIMARY KEY AUTOINCREMENT,
+       reporter TEXT NOT NULL,
+       report_id TEXT NOT NULL,
+       policy_domain TEXT NOT NULL,
+       begin_at INTEGER NOT NULL,
+       end_at INTEGER NOT NULL,
+       header TEXT NOT NULL,
+       state TEXT NOT NULL CHECK (state IN ('loading', 'complete')),
+       row_count INTEGER NOT NULL DEFAULT 0,
+       message_count INTEGER NOT NULL DEFAULT 0,
+       stats TEXT,
+       warnings TEXT NOT NULL DEFAULT '[]',
+       source TEXT NOT NULL,
+       imported_at INTEGER NOT NULL,
+       UNIQUE (reporter, report_id, policy_domain)
+     );
+     CREATE INDEX received_dmarc_reports_begin ON received_dmarc_reports (begin_at, id);
+     CREATE INDEX received_dmarc_reports_end ON received_dmarc_reports (end_at);
+     CREATE TABLE received_dmarc_rows (
+       report INTEGER NOT NULL REFERENCES received_dmarc_reports (id) ON DELETE CASCADE,
+       source_ip TEXT NOT NULL,
+       count INTEGER NOT NULL,
+       disposition TEXT NOT NULL,
+       dkim TEXT NOT NULL,
+       spf TEXT NOT NULL,
+       header_from TEXT NOT NULL,
+       detail TEXT NOT NULL
+     );
+     CREATE INDEX received_dmarc_rows_report ON received_dmarc_rows (report);
+     CREATE TABLE received_tls_reports (
+       id INTEGER PRIMARY KEY,
+       reporter TEXT NOT NULL,
+       report_id TEXT NOT NULL,
+       begin_at INTEGER NOT NULL,
+       end_at INTEGER NOT NULL,
+       policy_domains TEXT NOT NULL,
+       report TEXT NOT NULL,
+       source TEXT NOT NULL,
+       imported_at INTEGER NOT NULL,
+       UNIQUE (reporter, report_id)
+     );
+     CREATE INDEX received_tls_reports_begin ON received_tls_reports (begin_at, id);
+     CREATE INDEX received_tls_reports_end ON received_tls_reports (end_at);`,
+  ],
 };
 
 const VERSIONS_TABLE = 'CREATE TABLE IF NOT EXISTS schema_versions (feature TEXT PRIMARY KEY, version INTEGER NOT NULL)';

@@ -5,6 +5,7 @@ import { threadEvaluationSink } from './evaluation-thread.ts';
 import { SqliteEvaluations } from './evaluations.ts';
 import { SqliteKeyStore, SqliteLease } from './key-store.ts';
 import { SqliteLedger } from './ledger.ts';
+import { SqliteReceivedReports } from './received-reports.ts';
 import { migrateSqlite, sqliteSchema } from './schema.ts';
 
 export function openSqliteStore(path: string, options: { readonly busyTimeoutMs?: number } = {}): Store {
@@ -17,6 +18,7 @@ export function openSqliteStore(path: string, options: { readonly busyTimeoutMs?
     lease: new SqliteLease(db),
     evaluations: new SqliteEvaluations(db),
     ledger: new SqliteLedger(db),
+    received: new SqliteReceivedReports(db),
     migrate: async () => migrateSqlite(db),
     schema: async () => sqliteSchema(db),
     openEvaluationSink: () => threadEvaluationSink(path, options),
