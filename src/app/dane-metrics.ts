@@ -75,7 +75,8 @@ export function startDaneMetrics(registry: Registry, o: DaneMetricsOptions): Dan
     for (const site of sites) {
       const r = await checkSiteTlsa(site, o.dns(), o.now());
       const before = results.get(r.site);
-      if (before && before.state !== r.state) o.logger.log(r.state === 'match' ? 'info' : 'warn', 'TLSA match state changed', { site: r.site, from: before.state, to: r.state, detail: r.detail });
+      // Logged when it changes, and at the first check when it is not a match.
+      if (before ? before.state !== r.state : r.state !== 'match') o.logger.log(r.state === 'match' ? 'info' : 'warn', 'TLSA match state', { site: r.site, ...(before ? { from: before.state } : {}), state: r.state, detail: r.detail });
       next.set(r.site, { ...r, at: o.now() });
     }
     results = next; // sites removed from the config lose their series

@@ -273,6 +273,7 @@ it('TLSA match state per site, validated through Unbound', async (t) => {
   t.is(s.value('mailanchor_dane_tlsa_state', { site: '_25._tcp.mx2.ours.test', state: 'mismatch' }), 1, 'a record for another key');
   t.is(s.value('mailanchor_dane_tlsa_state', { site: '_25._tcp.mx3.ours.test', state: 'missing' }), 1);
   t.is(s.value('mailanchor_dane_tlsa_authenticated', { site: '_25._tcp.mx.ours.test' }), 1, 'Unbound validated the signed zone');
+  t.regex(milter.output(), /TLSA match state.*_25\._tcp\.mx2\.ours\.test.*mismatch/, 'a site that does not match is logged at the first check');
   // The record for mx2's certificate is published: the next round says match.
   const mx2 = await readTlsaSource(join(pki.dir, 'mx2-chain.pem'), { now: Date.now() });
   await knot.setRecords('ours.test', computeRecords(mx2, {}).records.map((r) => ({ name: '_25._tcp.mx2', type: 'TLSA', data: tlsaText(r) })));
