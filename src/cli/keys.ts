@@ -14,7 +14,7 @@ import { describeError } from '../errors.ts';
 import type { DomainKeysConfig } from '../keys/config.ts';
 import { KeystoreError } from '../keys/errors.ts';
 import { describeObservation } from '../keys/lifecycle.ts';
-import { assertPrivateFile, parseKeyTable, parseSigningTable, planImport, readImportKey, signingTableSpec, type ImportPlan, type KeyTableEntry } from '../keys/opendkim-import.ts';
+import { assertPrivateFile, datasetSpec, parseKeyTable, parseSigningTable, planImport, readImportKey, signingTableSpec, type ImportPlan, type KeyTableEntry } from '../keys/opendkim-import.ts';
 import { importKey, retireKey, type OperatorDeps } from '../keys/operator-actions.ts';
 import type { DkimAlgorithm } from '../keys/signing-keys.ts';
 import { publisherFromConfig } from '../keys/publisher-from-config.ts';
@@ -197,8 +197,11 @@ function readOpendkimConf(file: string): { keyTable?: string; signingTable?: str
   for (const raw of readFileSync(file, 'utf8').split(/\r?\n/)) {
     const m = /^\s*(KeyTable|SigningTable)\s+(\S+)/i.exec(raw.replace(/#.*/, ''));
     if (!m) continue;
-    if (m[1]!.toLowerCase() === 'keytable') out.keyTable = m[2]!.replace(/^file:/, '');
-    else out.signingTable = m[2]!;
+    if (m[1]!.toLowerCase() === 'keytable') {
+      const spec = datasetSpec(m[2]!, 'KeyTable');
+      if (spec.type !== 'file') throw new UsageError(`KeyTable ${m[2]}: a KeyTable is looked up by name; refile: does not apply`);
+      out.keyTable = spec.path;
+    } else out.signingTable = m[2]!;
   }
   return out;
 }
@@ -213,7 +216,7 @@ async function importCommand(values: ImportValues, io: CliIo, deps: OperatorDeps
     plan = { keys: [{ entry, domain: entry.domain, rules: [] }], signingDomains: {}, subdomainSigning: [], notes: [] };
   } else {
     const conf = values['opendkim-conf'] ? readOpendkimConf(values['opendkim-conf']) : {};
-    keyTableFile = values.keytable ?? conf.keyTable;
+    keyTableFile = values.keytable ? datasetSpec(values.keytable, 'KeyTable').path : conf.keyTable;
     const signing = values.signingtable ?? conf.signingTable;
     if (!keyTableFile) throw new UsageError('import needs --keytable FILE (or --opendkim-conf naming one), or --domain D --selector S --key FILE');
     const entries = parseKeyTable(readFileSync(keyTableFile, 'utf8'), dirname(keyTableFile));

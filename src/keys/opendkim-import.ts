@@ -122,12 +122,21 @@ export function classifyPattern(pattern: string, type: SigningTableType): Signin
   return d ? { kind: 'domain', domain: d } : unsupported(`not a domain: ${pattern}`);
 }
 
-/** `refile:/etc/opendkim/SigningTable` → type and path, as opendkim.conf names datasets. */
-export function signingTableSpec(spec: string): { type: SigningTableType; path: string } {
-  const m = /^(refile|file):(.*)$/.exec(spec);
-  if (!m) return { type: 'file', path: spec };
-  return { type: m[1] as SigningTableType, path: m[2]! };
+/** opendkim(8) dataset types that are not a file we can read. */
+const OTHER_DATASETS = ['csl', 'db', 'dsn', 'ldap', 'ldapi', 'ldaps', 'lua', 'memcache', 'mdb', 'erlang', 'socket'];
+
+/**
+ * `refile:/etc/opendkim/SigningTable` → type and path, as opendkim.conf names datasets.
+ * Datasets held elsewhere (SQL, LDAP, Berkeley DB …) are refused by name: export them to a file.
+ */
+export function datasetSpec(spec: string, what: string): { type: SigningTableType; path: string } {
+  const m = /^([a-z]+):(.*)$/.exec(spec);
+  if (m && (m[1] === 'refile' || m[1] === 'file')) return { type: m[1], path: m[2]! };
+  if (m && OTHER_DATASETS.includes(m[1]!)) throw new KeystoreError('import-failed', `${what} ${spec}: a ${m[1]}: dataset is not read; export it to a file and pass that`, { spec });
+  return { type: 'file', path: spec };
 }
+
+export const signingTableSpec = (spec: string): { type: SigningTableType; path: string } => datasetSpec(spec, 'SigningTable');
 
 /** Pure: SigningTable text → rules in file order. */
 export function parseSigningTable(text: string, type: SigningTableType): SigningRule[] {

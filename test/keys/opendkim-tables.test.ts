@@ -31,6 +31,11 @@ test('plain file patterns: host, .parent; user@ forms and stray wildcards are na
   t.regex((classifyPattern('*@example.org', 'file') as { reason: string }).reason, /refile:PATH/, 'a refile table read as a plain one');
   t.deepEqual(signingTableSpec('refile:/etc/opendkim/SigningTable'), { type: 'refile', path: '/etc/opendkim/SigningTable' });
   t.deepEqual(signingTableSpec('/etc/opendkim/SigningTable'), { type: 'file', path: '/etc/opendkim/SigningTable' });
+  t.deepEqual(signingTableSpec('file:/etc/opendkim/SigningTable'), { type: 'file', path: '/etc/opendkim/SigningTable' });
+  for (const spec of ['dsn:mysql://opendkim@localhost/dkim/table=signing', 'db:/etc/opendkim/signing.db', 'ldap://ldap.example/…', 'csl:a,b']) {
+    const err = t.throws(() => signingTableSpec(spec), { instanceOf: KeystoreError }, spec);
+    t.regex(err.message, /dataset is not read; export it to a file/);
+  }
 });
 
 test('KeyTable: files (absolute, ./ relative to the table), inline keys, % domains, comments; bad lines name their number', (t) => {
