@@ -116,7 +116,14 @@ test.serial('a worker killed with SIGKILL is replaced while the other keeps serv
   }
   t.is(after.length, 2, 'two new workers');
   t.false(after.some((p) => now.includes(p)));
-  t.true(await oneMessage(`unix:${sock()}`));
+  // A new worker's process exists a moment before it listens (under load, long enough for a
+  // connect to find no socket: Postfix applies milter_default_action then). Wait for it.
+  let served = false;
+  for (let i = 0; i < 100 && !served; i++) {
+    served = await oneMessage(`unix:${sock()}`).catch(() => false);
+    if (!served) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.true(served);
   now = after;
 
   milter.child.kill('SIGTERM');
