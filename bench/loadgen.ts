@@ -10,13 +10,20 @@
  *       bin/mailanchor (dist/, `npm run build`) as the installed command does; both with
  *       --max-semi-space-size=2. Prints the idle RSS too (2 s after "listening").
  *   npx node bench/loadgen.ts --target inet:127.0.0.1:8891 --pid 1234 --sessions 50
+ *
+ * For worker scaling (docs/bench.md "Cores"): `--workers N` starts the milter with N
+ * workers, `--cpus 0,1` pins it (taskset) to those CPUs, `--fresh` opens one milter
+ * connection per message (as Postfix does for an SMTP session with one message: the case
+ * where accepting connections costs), and every row gives the milter's CPU per message —
+ * the whole process tree and the cluster primary alone. Pin the load generator elsewhere
+ * with `taskset -c 2 npx node bench/loadgen.ts …` where there are cores to spare.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MilterClient, sendMessage, type SimpleMessage } from '../src/milter/mta-client.ts';
 import { freePort } from '../test/support/ports.ts';
-import { peakRssMiB, resetPeakRss, rssMiB } from './proc-stats.ts';
+import { cpuSeconds, peakRssMiB, processCpuSeconds, resetPeakRss, rssMiB } from './proc-stats.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -54,14 +61,34 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-/** Runs `messages` messages over `sessions` connections (one message at a time per connection). */
-export async function runLoad(target: string, sessions: number, messages: number, message: SimpleMessage = SAMPLE): Promise<LoadResult> {
+/**
+ * Runs `messages` messages over `sessions` concurrent streams, one message at a time per
+ * stream: over one connection per stream, or with `fresh` a new connection per message.
+ */
+export async function runLoad(target: string, sessions: number, messages: number, message: SimpleMessage = SAMPLE, options: { readonly fresh?: boolean } = {}): Promise<LoadResult> {
   const latencies: number[] = [];
   let next = 0;
   let errors = 0;
   const start = performance.now();
   await Promise.all(
     Array.from({ length: sessions }, async () => {
+      if (options.fresh) {
+        while (next < messages) {
+          next++;
+          const t0 = performance.now();
+          try {
+            const c = await MilterClient.connect(target);
+            await c.negotiate();
+            const r = await sendMessage(c, message);
+            c.quit();
+            if (!r.eom) errors++;
+            else latencies.push(performance.now() - t0);
+          } catch {
+            errors++;
+          }
+        }
+        return;
+      }
       const c = await MilterClient.connect(target);
       await c.negotiate();
       let first = true;
@@ -88,19 +115,26 @@ export async function runLoad(target: string, sessions: number, messages: number
 
 export type Entry = 'stripped' | 'compiled';
 
-/** Starts the real CLI with the test-header filter on a free port; returns target, pid and stop. */
-export async function startSelf(entry: Entry = 'stripped', filter: 'test-header' | 'mail' = 'test-header'): Promise<{ target: string; pid: number; stop: () => Promise<void> }> {
+/**
+ * Starts the real CLI with the test-header filter (or `mail`) on a free port, with `workers`
+ * workers, pinned to `cpus` (taskset) when given; returns target, pid (the primary, or the
+ * only process) and stop.
+ */
+export async function startSelf(
+  options: { readonly entry?: Entry; readonly filter?: 'test-header' | 'mail'; readonly workers?: number; readonly cpus?: string } = {},
+): Promise<{ target: string; pid: number; stop: () => Promise<void> }> {
   const port = await freePort();
-  const args = ['milter', '--filter', filter, '--listen', `inet:127.0.0.1:${port}`, '--dns', '127.0.0.1:1'];
-  // bin/mailanchor execs the pinned node on dist/, so the pid is the milter's own.
-  const [cmd, argv] = entry === 'compiled' ? [join(ROOT, 'bin/mailanchor'), args] : [process.execPath, ['--max-semi-space-size=2', join(ROOT, 'src/cli/main.ts'), ...args]];
-  const child = spawn(cmd, argv, {
+  const args = ['milter', '--filter', options.filter ?? 'test-header', '--listen', `inet:127.0.0.1:${port}`, '--dns', '127.0.0.1:1', '--workers', String(options.workers ?? 1)];
+  // bin/mailanchor execs the pinned node on dist/, and taskset execs its command: the pid is the milter's own.
+  const milter = options.entry === 'compiled' ? [join(ROOT, 'bin/mailanchor'), ...args] : [process.execPath, '--max-semi-space-size=2', join(ROOT, 'src/cli/main.ts'), ...args];
+  const [cmd, ...argv] = options.cpus ? ['taskset', '-c', options.cpus, ...milter] : milter;
+  const child = spawn(cmd!, argv, {
     env: { ...process.env, MAILANCHOR_STATE_DIR: join(ROOT, 'bench/results/loadgen-state') },
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  for (let i = 0; i < 200 && !/listening/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 300 && !/listening/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
   if (!/listening/.test(out)) throw new Error('mailanchor milter did not start');
   return {
     target: `inet:127.0.0.1:${port}`,
@@ -120,30 +154,42 @@ async function main(): Promise<void> {
       target: { type: 'string' },
       pid: { type: 'string' },
       sessions: { type: 'string', default: '1,50,500' },
+      messages: { type: 'string', default: '5000' },
       entry: { type: 'string', default: 'stripped' },
       filter: { type: 'string', default: 'test-header' },
-      messages: { type: 'string', default: '5000' },
+      workers: { type: 'string', default: '1' },
+      cpus: { type: 'string' },
+      fresh: { type: 'boolean' },
     },
   });
   if (values.entry !== 'stripped' && values.entry !== 'compiled') throw new Error('--entry must be stripped or compiled');
   if (values.filter !== 'test-header' && values.filter !== 'mail') throw new Error('--filter must be test-header or mail');
-  const self = values.self || !values.target ? await startSelf(values.entry, values.filter) : undefined;
+  const self = values.self || !values.target ? await startSelf({ entry: values.entry, filter: values.filter, workers: Number(values.workers), ...(values.cpus ? { cpus: values.cpus } : {}) }) : undefined;
   const target = self?.target ?? values.target!;
   const pid = self?.pid ?? (values.pid ? Number(values.pid) : undefined);
   const total = Number(values.messages);
-  console.log(`milter load: ${target}${self ? ` (mailanchor milter --filter ${values.filter}, ${values.entry})` : ''}, ${total} messages per run, node ${process.version}`);
+  const fresh = Boolean(values.fresh);
+  console.log(
+    `milter load: ${target}${self ? ` (mailanchor milter --filter ${values.filter}, ${values.entry}, ${values.workers} worker(s)${values.cpus ? `, CPUs ${values.cpus}` : ''})` : ''}, ${total} messages per run, ${fresh ? 'a new connection per message' : 'connections reused'}, node ${process.version}`,
+  );
   if (self) {
     await new Promise((r) => setTimeout(r, 2000));
     console.log(`idle RSS: ${rssMiB([self.pid]).toFixed(1)} MiB`);
   }
-  console.log('sessions  messages/s   p50 ms   p99 ms   max ms  errors  peak RSS MiB');
+  console.log('sessions  messages/s   p50 ms   p99 ms   max ms  errors  peak RSS MiB  CPU ms/msg  primary CPU ms/msg');
   try {
-    await runLoad(target, 10, 500); // warm-up: JIT, connection setup
+    await runLoad(target, 10, 500, SAMPLE, { fresh }); // warm-up: JIT, connection setup
     for (const n of values.sessions.split(',').map(Number)) {
       if (pid) resetPeakRss([pid]);
-      const r = await runLoad(target, n, Math.max(total, n * 2));
+      const cpu0 = pid ? cpuSeconds([pid]) : 0;
+      const own0 = pid ? processCpuSeconds(pid) : 0;
+      const r = await runLoad(target, n, Math.max(total, n * 2), SAMPLE, { fresh });
       const rss = pid ? peakRssMiB([pid]).toFixed(1) : 'n/a';
-      console.log(`${String(n).padStart(8)}  ${r.perSecond.toFixed(0).padStart(10)}  ${r.p50.toFixed(2).padStart(7)}  ${r.p99.toFixed(2).padStart(7)}  ${r.max.toFixed(1).padStart(7)}  ${String(r.errors).padStart(6)}  ${rss.padStart(12)}`);
+      const perMsg = pid ? (((cpuSeconds([pid]) - cpu0) * 1000) / r.messages).toFixed(3) : 'n/a';
+      const primary = pid && Number(values.workers) > 1 ? (((processCpuSeconds(pid) - own0) * 1000) / r.messages).toFixed(3) : '–';
+      console.log(
+        `${String(n).padStart(8)}  ${r.perSecond.toFixed(0).padStart(10)}  ${r.p50.toFixed(2).padStart(7)}  ${r.p99.toFixed(2).padStart(7)}  ${r.max.toFixed(1).padStart(7)}  ${String(r.errors).padStart(6)}  ${rss.padStart(12)}  ${perMsg.padStart(10)}  ${primary.padStart(18)}`,
+      );
     }
   } finally {
     await self?.stop();

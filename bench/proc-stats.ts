@@ -43,6 +43,11 @@ export function processTree(roots: readonly number[]): number[] {
   return out;
 }
 
+/** CPU seconds used so far by one process (all its threads), not its children. */
+export function processCpuSeconds(pid: number): number {
+  return (readStat(pid)?.ticks ?? 0) / CLK_TCK;
+}
+
 /** CPU seconds used so far by the live processes of the tree. */
 export function cpuSeconds(roots: readonly number[]): number {
   let ticks = 0;

@@ -27,6 +27,7 @@ import { StoreError } from '../store/errors.ts';
 import { createEvaluationWriter, type EvaluationWriter } from '../store/evaluation-writer.ts';
 import { openStore, prepareStore, storeTarget } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
+import { OWN_TCP_LISTENERS } from './cluster.ts';
 import { startDaneMetrics, type DaneMetrics } from './dane-metrics.ts';
 import { registerKeystoreMetrics } from './keystore-metrics.ts';
 import type { MailFilterDeps } from './mail-filter.ts';
@@ -42,6 +43,8 @@ export interface RuntimeOptions {
   readonly config?: Config;
   /** `--listen`: replaces `milter.listen`. */
   readonly listen?: readonly ListenSpec[];
+  /** `--socket-mode`, `--socket-group`: replace `milter.socket_mode` / `socket_group`. */
+  readonly socket?: { readonly mode?: number; readonly group?: string };
   /** `--dns`: replaces `dns.servers`. */
   readonly dns?: readonly DnsServer[];
   /** `--store`: replaces `store.url` / `store.path`. */
@@ -93,6 +96,26 @@ async function buildFactory(name: FilterName, deps: MailFilterDeps): Promise<Fil
   const mod = (await import('./mail-filter.ts')) as { createMailFilterFactory?: (d: MailFilterDeps) => FilterFactory };
   if (!mod.createMailFilterFactory) throw new Error('the mail filter is not available in this build (src/app/mail-filter.ts has no createMailFilterFactory)');
   return mod.createMailFilterFactory(deps);
+}
+
+/**
+ * Who else can talk to the milter: a TCP listener — loopback included — takes connections
+ * from every local user, and whoever speaks milter sets the macros ({auth_authen},
+ * {daemon_name}) and the client address that make mail "ours" (docs/milter.md, "Trust").
+ */
+export function listenerWarnings(addresses: readonly string[], socket: { readonly mode?: number }): Array<{ message: string; fields: Record<string, unknown> }> {
+  const out: Array<{ message: string; fields: Record<string, unknown> }> = [];
+  for (const a of addresses) {
+    if (a.startsWith('inet')) {
+      out.push({
+        message: 'milter listens on TCP: any local user (and any host that reaches this address) can connect, send {auth_authen} to get mail DKIM-signed as ours, and use up max_sessions; in production listen on a unix socket only Postfix can open (the installed config: unix:/var/spool/postfix/mailanchor/milter.sock, docs/deploy.md)',
+        fields: { listen: a },
+      });
+    } else if (((socket.mode ?? 0o660) & 0o002) !== 0) {
+      out.push({ message: 'milter unix socket is writable by every local user (socket_mode): anyone can connect and set the macros that make mail ours; use 0660 with socket_group postfix', fields: { listen: a, socket_mode: (socket.mode ?? 0).toString(8) } });
+    }
+  }
+  return out;
 }
 
 export async function startRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
@@ -204,10 +227,13 @@ export async function startRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
     logger,
     metrics: registry,
     config: sessionSettings(config.milter),
-    socket: socketOptions(config.milter),
+    socket: { ...socketOptions(config.milter), ...o.socket },
     maxSessions: config.milter.max_sessions,
+    maxBuffered: config.milter.max_buffered,
     sharedListen: Boolean(o.worker),
+    ownTcpListener: Boolean(o.worker) && OWN_TCP_LISTENERS,
   });
+  if (!o.worker || o.worker.id === 0) for (const w of listenerWarnings(server.addresses, { ...socketOptions(config.milter), ...o.socket })) logger.warn(w.message, w.fields);
   const metricsEndpoint = config.metrics.listen && !o.worker ? await startMetricsEndpoint(registry, config.metrics.listen) : undefined;
   logger.info('mailanchor milter started', {
     listen: server.addresses,

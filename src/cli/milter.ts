@@ -1,10 +1,12 @@
 /**
- * `mailanchor milter [--config FILE] [--store FILE|URL] [--listen SPEC]... [--metrics-listen HOST:PORT|off] [--dns HOST[:PORT]]... [--filter mail|test-header] [--workers N]`
+ * `mailanchor milter [--config FILE] [--store FILE|URL] [--listen SPEC]... [--socket-mode MODE] [--socket-group GROUP]
+ *   [--metrics-listen HOST:PORT|off] [--dns HOST[:PORT]]... [--filter mail|test-header] [--workers N|auto]`
  * `--listen` replaces `milter.listen`, `--metrics-listen` `metrics.listen` (`off`: no
  * endpoint, e.g. for a second instance beside the service); the two may not name the same
  * address, whichever way they were set. Runs until SIGTERM/SIGINT (drain, exit 0); SIGHUP reloads the config and keys. With more
  * than one worker (`milter.workers`, `--workers`) this process is the cluster primary and
- * the same command runs again in each worker.
+ * the same command runs again in each worker. Errors no code caught end only the session
+ * they belong to (src/app/process-errors.ts).
  */
 import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
@@ -15,12 +17,14 @@ import type { Config } from '../config/sections.ts';
 import { parseDnsServer } from '../dns/config.ts';
 import type { DnsServer } from '../dns/types.ts';
 import { describeError } from '../errors.ts';
-import { reportListening, startPrimary, workerId } from '../app/cluster.ts';
+import { reportListening, resolveWorkers, startPrimary, workerId, workerListen } from '../app/cluster.ts';
+import { installProcessErrorPolicy } from '../app/process-errors.ts';
 import { startRuntime, type FilterName } from '../app/runtime.ts';
 import { createLogger } from '../log/logger.ts';
 import type { CliCommand } from './io.ts';
 
-const USAGE = 'usage: mailanchor milter [--config FILE] [--store FILE|postgresql://USER@HOST:PORT/DB] [--listen inet:HOST:PORT|inet6:[ADDR]:PORT|unix:/path]... [--metrics-listen HOST:PORT|off] [--dns HOST[:PORT]]... [--filter mail|test-header] [--workers N]\n';
+const USAGE =
+  'usage: mailanchor milter [--config FILE] [--store FILE|postgresql://USER@HOST:PORT/DB] [--listen inet:HOST:PORT|inet6:[ADDR]:PORT|unix:/path]... [--socket-mode MODE] [--socket-group GROUP] [--metrics-listen HOST:PORT|off] [--dns HOST[:PORT]]... [--filter mail|test-header] [--workers N|auto]\n';
 
 export const run: CliCommand = async (argv, io) => {
   let values;
@@ -35,6 +39,8 @@ export const run: CliCommand = async (argv, io) => {
         dns: { type: 'string', multiple: true },
         filter: { type: 'string' },
         workers: { type: 'string' },
+        'socket-mode': { type: 'string' },
+        'socket-group': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -81,12 +87,21 @@ export const run: CliCommand = async (argv, io) => {
 
   let workers: number | undefined;
   if (values.workers !== undefined) {
-    workers = Number(values.workers);
+    workers = values.workers === 'auto' ? resolveWorkers('auto') : Number(values.workers);
     if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
-      io.stderr.write(`mailanchor milter: --workers ${values.workers}: expected a whole number from 1 to 64\n`);
+      io.stderr.write(`mailanchor milter: --workers ${values.workers}: expected auto or a whole number from 1 to 64\n`);
       return 64;
     }
   }
+  let socketMode: number | undefined;
+  if (values['socket-mode'] !== undefined) {
+    if (!/^0?[0-7]{3,4}$/.test(values['socket-mode'])) {
+      io.stderr.write(`mailanchor milter: --socket-mode ${values['socket-mode']}: expected an octal mode such as 0660\n`);
+      return 64;
+    }
+    socketMode = parseInt(values['socket-mode'], 8);
+  }
+  const socket = { ...(socketMode !== undefined ? { mode: socketMode } : {}), ...(values['socket-group'] ? { group: values['socket-group'] } : {}) };
   const cannotStart = (err: unknown): number => {
     if (err instanceof ConfigError) io.stderr.write(`mailanchor milter: ${err.context['file'] as string}:\n${err.issues.map((i) => `  ${formatIssue(i)}`).join('\n')}\n`);
     else io.stderr.write(`mailanchor milter: cannot start: ${describeError(err).message}\n`);
@@ -113,9 +128,10 @@ export const run: CliCommand = async (argv, io) => {
       );
       return 64;
     }
-    workers ??= config.milter.workers;
+    workers ??= resolveWorkers(config.milter.workers);
     if (workers > 1) {
       const logger = createLogger(config.log);
+      installProcessErrorPolicy({ logger });
       let primary;
       try {
         primary = await startPrimary({ config, workers, listen: listen.length ? listen : config.milter.listen, logger });
@@ -141,10 +157,21 @@ export const run: CliCommand = async (argv, io) => {
   const worker = workerId();
   let runtime;
   try {
-    runtime = await startRuntime({ ...(values.config ? { configPath: values.config } : {}), ...(config ? { config } : {}), ...(values.store ? { store: values.store } : {}), listen, dns, filter, ...(worker !== undefined ? { worker: { id: worker } } : {}) });
+    runtime = await startRuntime({
+      ...(values.config ? { configPath: values.config } : {}),
+      ...(config ? { config } : {}),
+      ...(values.store ? { store: values.store } : {}),
+      // A worker uses the primary's listen specs (port 0 already resolved to one port for all).
+      listen: (worker !== undefined ? workerListen() : undefined) ?? listen,
+      socket,
+      dns,
+      filter,
+      ...(worker !== undefined ? { worker: { id: worker } } : {}),
+    });
   } catch (err) {
     return cannotStart(err);
   }
+  installProcessErrorPolicy({ logger: runtime.logger, registry: runtime.metrics });
   if (worker !== undefined) reportListening(runtime.server.addresses);
   else io.stdout.write(`mailanchor milter listening on ${runtime.server.addresses.join(' ')}\n`);
 

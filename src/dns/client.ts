@@ -4,9 +4,9 @@
  * (`resolver.ts`) and the authoritative checks (`authoritative.ts`) build on this.
  */
 import { randomInt } from 'node:crypto';
-import { buildQuery, interpretReply, type QuerySpec } from './message.ts';
+import { buildQuery, interpretReply, matchesQuery, type QuerySpec } from './message.ts';
 import { formatServer, networkTransport, type DnsTransport } from './transport.ts';
-import type { DnsAnswer, DnsServer, RRType } from './types.ts';
+import { DnsError, type DnsAnswer, type DnsServer, type RRType } from './types.ts';
 
 export interface QueryServerOptions {
   /** RD bit; set `false` to query an authoritative server directly. Default true. */
@@ -15,7 +15,10 @@ export interface QueryServerOptions {
   readonly dnssec?: boolean;
   /** CD bit (RFC 4035 §3.2.2): the resolver skips validation. Default false. */
   readonly checkingDisabled?: boolean;
-  /** Per exchange (the TCP retry after TC gets its own). Default 5000 ms. */
+  /**
+   * For the whole query: the TCP retry after a truncated UDP reply gets what is left of it,
+   * not a fresh timeout, so one query never takes longer than this. Default 5000 ms.
+   */
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal | undefined;
   /** Skip UDP and ask over TCP straight away. Default false. */
@@ -26,6 +29,8 @@ export interface QueryServerOptions {
   readonly transport?: DnsTransport;
   /** Query id source; tests pin it. Default: crypto-random 16 bits (RFC 5452 §4.3). */
   readonly randomId?: () => number;
+  /** Clock in ms for the overall deadline; tests inject one. Default `performance.now`. */
+  readonly now?: () => number;
 }
 
 export const DEFAULT_TIMEOUT_MS = 5000;
@@ -41,14 +46,23 @@ export async function queryServer<T extends RRType>(server: DnsServer, name: str
     ...(options.checkingDisabled ? { checkingDisabled: true } : {}),
   };
   const request = buildQuery(spec);
+  const now = options.now ?? (() => performance.now());
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const deadline = now() + timeoutMs;
   const exchange = {
-    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     signal: options.signal,
+    // Replies for another question are not ours: the transport keeps waiting (RFC 5452 §9.1).
+    accept: (reply: Buffer) => matchesQuery(spec, reply),
     ...(options.maxResponseBytes === undefined ? {} : { maxResponseBytes: options.maxResponseBytes }),
   };
-  let reply = await transport(server, request, { ...exchange, tcp: options.tcpOnly ?? false });
+  let reply = await transport(server, request, { ...exchange, timeoutMs, tcp: options.tcpOnly ?? false });
   if (!options.tcpOnly && (reply.readUInt16BE(2) & (1 << 9)) !== 0) {
-    reply = await transport(server, request, { ...exchange, tcp: true });
+    // RFC 7766 §5: truncated over UDP → ask again over TCP, within the same deadline.
+    const left = Math.floor(deadline - now());
+    if (left <= 0) {
+      throw new DnsError('TIMEOUT', `no time left for the TCP retry to ${formatServer(server)} after a truncated reply (${timeoutMs} ms in all)`, { server: formatServer(server), name, type, timeoutMs });
+    }
+    reply = await transport(server, request, { ...exchange, timeoutMs: left, tcp: true });
   }
   return interpretReply(spec, reply, formatServer(server));
 }

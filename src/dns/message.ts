@@ -93,6 +93,33 @@ export function peekHeader(reply: Buffer): ReplyHeader | undefined {
   return { id: reply.readUInt16BE(0), isResponse: (flags & FLAGS.QR) !== 0, truncated: (flags & FLAGS.TC) !== 0 };
 }
 
+/**
+ * True when `reply` can be the answer to `spec`: same id, QR set, exactly our question
+ * (name case-insensitively, type, class IN). RFC 5452 §9.1: anything else is not a reply
+ * to us, and the transports keep waiting for the real one instead of failing the attempt —
+ * otherwise a spoofer who guesses the id and port could force a temperror.
+ */
+export function matchesQuery(spec: QuerySpec, reply: Buffer): boolean {
+  const h = peekHeader(reply);
+  if (!h || h.id !== spec.id || !h.isResponse) return false;
+  let msg: Decoded;
+  try {
+    msg = dnsPacket.decode(reply);
+  } catch {
+    // Garbage with our id: not an answer we can use; a real one may still come.
+    return false;
+  }
+  const q = msg.questions?.[0];
+  if (msg.questions?.length !== 1 || !q) return false;
+  let qname: string;
+  try {
+    qname = normalizeName(q.name);
+  } catch {
+    return false;
+  }
+  return qname === normalizeName(spec.name) && q.type === spec.type && (q.class ?? 'IN') === 'IN';
+}
+
 const RCODE_ERRORS: Partial<Record<string, DnsErrorCode>> = {
   SERVFAIL: 'SERVFAIL',
   REFUSED: 'REFUSED',

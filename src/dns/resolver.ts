@@ -173,6 +173,11 @@ export function createResolver(options: ResolverOptions): Resolver {
     throw new DnsError(last!.code, last!.message, { ...last!.context, attempts }, { cause: last });
   }
 
+  /**
+   * The caller's view of a shared in-flight query. The shared promise itself is never
+   * handed out and always has a handler (see `query`), so whichever callers give up, its
+   * eventual failure is never an unhandled rejection — which would end the process.
+   */
   function withSignal<T>(p: Promise<T>, signal: AbortSignal | undefined, context: Record<string, unknown>): Promise<T> {
     if (!signal) return p;
     if (signal.aborted) return Promise.reject(new DnsError('ABORTED', 'lookup aborted', context, { cause: signal.reason }));
@@ -191,6 +196,8 @@ export function createResolver(options: ResolverOptions): Resolver {
     servers,
     async query<T extends RRType>(rawName: string, type: T, qo: QueryOptions = {}): Promise<DnsAnswer<T>> {
       const name = normalizeName(rawName);
+      // A caller that has given up (its message was aborted) starts no work at all.
+      if (qo.signal?.aborted) throw new DnsError('ABORTED', 'lookup aborted', { name, type }, { cause: qo.signal.reason });
       const dnssec = qo.dnssec ?? false;
       const key = `${name}|${type}|${dnssec ? 'do' : ''}`;
       const cached = fromCache(key);
@@ -228,6 +235,9 @@ export function createResolver(options: ResolverOptions): Resolver {
           throw err;
         },
       );
+      // Observed here once for all: each caller gets its own promise from withSignal and
+      // handles that; the shared one must not reject unobserved when every caller has gone.
+      p.catch(() => undefined);
       inFlight.set(key, p);
       return withSignal(p, qo.signal, { name, type });
     },

@@ -5,8 +5,10 @@
  *
  * Anti-spoofing basics (RFC 5452): the UDP socket is connected to the server, so the
  * kernel drops datagrams from other addresses, and we re-check the source anyway; a
- * datagram with another id or without QR is ignored (we keep waiting, as resolvers do),
- * so a blind spoofer must guess the 16-bit random id and our random source port.
+ * datagram with another id, without QR, or (with `accept`) for another question is ignored
+ * (we keep waiting, as resolvers do), so a blind spoofer must guess the 16-bit random id
+ * and our random source port — and even then cannot end the attempt early. Over TCP (our
+ * own connection, one query) a reply that does not match is a broken server: MALFORMED.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, isIP, type Socket } from 'node:net';
@@ -23,6 +25,11 @@ export interface ExchangeOptions {
   readonly signal?: AbortSignal | undefined;
   /** Replies longer than this are refused as MALFORMED before they are buffered further. */
   readonly maxResponseBytes?: number;
+  /**
+   * Whether a message with the right id is the reply to our question (RFC 5452 §9.1). Over
+   * UDP one that is not is ignored and the exchange keeps waiting; over TCP it is MALFORMED.
+   */
+  readonly accept?: (reply: Buffer) => boolean;
 }
 
 /** Sends `request`, resolves with the first reply carrying the same id (and QR set). */
@@ -94,6 +101,7 @@ function exchangeUdp(server: DnsServer, request: Buffer, options: ExchangeOption
       const h = peekHeader(msg);
       if (!h || h.id !== id || !h.isResponse) return; // not a reply to us: keep waiting
       if (msg.length > max) return p.finish(new DnsError('MALFORMED', `reply of ${msg.length} bytes exceeds ${max}`, { server: formatServer(server) }));
+      if (options.accept && !options.accept(msg)) return; // our id, another question: a spoof or a stray; keep waiting
       p.finish(undefined, msg);
     });
     socket.connect(server.port, server.host, () => {
@@ -110,25 +118,26 @@ function exchangeTcp(server: DnsServer, request: Buffer, options: ExchangeOption
     const p = guard(server, options, () => socket.destroy(), resolve, reject);
     const max = Math.min(options.maxResponseBytes ?? MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES);
     const id = request.readUInt16BE(0);
-    const chunks: Buffer[] = [];
+    let buffered = Buffer.alloc(0);
     let received = 0;
-    let expected: number | undefined;
     socket.on('error', (err) => p.finish(new DnsError('NETWORK', `TCP error talking to ${formatServer(server)}: ${err.message}`, { server: formatServer(server) }, { cause: err })));
     socket.on('close', () => p.finish(new DnsError('NETWORK', `${formatServer(server)} closed the TCP connection before a full reply`, { server: formatServer(server), received })));
     socket.on('data', (chunk) => {
-      chunks.push(chunk);
       received += chunk.length;
-      if (expected === undefined && received >= 2) {
-        expected = Buffer.concat(chunks).readUInt16BE(0);
-        // Check the announced size before buffering the rest of it.
-        if (expected > max) return p.finish(new DnsError('MALFORMED', `reply of ${expected} bytes exceeds ${max}`, { server: formatServer(server) }));
+      buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
+      if (buffered.length < 2) return;
+      const expected = buffered.readUInt16BE(0);
+      // Check the announced size before buffering the rest of it.
+      if (expected > max) return p.finish(new DnsError('MALFORMED', `reply of ${expected} bytes exceeds ${max}`, { server: formatServer(server) }));
+      if (buffered.length < 2 + expected) return;
+      const msg = buffered.subarray(2, 2 + expected);
+      // Over TCP nobody can inject a message blind: on our own connection, where we sent one
+      // query, a reply to anything else means a broken server, and waiting will not help.
+      const h = peekHeader(msg);
+      if (!h || h.id !== id || !h.isResponse || (options.accept && !options.accept(msg))) {
+        return p.finish(new DnsError('MALFORMED', `TCP reply from ${formatServer(server)} does not match the query (id or question)`, { server: formatServer(server) }));
       }
-      if (expected !== undefined && received >= 2 + expected) {
-        const msg = Buffer.concat(chunks).subarray(2, 2 + expected);
-        const h = peekHeader(msg);
-        if (!h || h.id !== id || !h.isResponse) return p.finish(new DnsError('MALFORMED', `TCP reply from ${formatServer(server)} does not match the query id`, { server: formatServer(server) }));
-        p.finish(undefined, msg);
-      }
+      p.finish(undefined, msg);
     });
     const framed = Buffer.alloc(2 + request.length);
     framed.writeUInt16BE(request.length, 0);

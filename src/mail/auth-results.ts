@@ -77,10 +77,20 @@ const KEYWORD = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/;
 /** dot-atom local part (RFC 5322 §3.4.1, UTF-8 allowed by RFC 6532) "@" domain-name. */
 const ADDRESS = /^(?:(?:[!#$%&'*+\-/=?^_`{|}~0-9A-Za-z\u0080-\uffff]+(?:\.[!#$%&'*+\-/=?^_`{|}~0-9A-Za-z\u0080-\uffff]+)*)?@)?[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9])?)*\.?$/;
 
-/** The field's octets (latin1 chars) as text, UTF-8 where it is UTF-8. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The field's octets (latin1 chars) as text, UTF-8 where it is UTF-8. Octets that are not
+ * UTF-8 stay one char each: a lone 0xA0 after our id is then U+00A0, odd white space a
+ * latin1 reader shows as a gap — not U+FFFD, which would keep such a forgery (issue 16).
+ */
 function decodeOctets(value: string): string {
   if (!/[^\x00-\x7f]/.test(value) || /[^\x00-\xff]/.test(value)) return value;
-  return Buffer.from(value, 'latin1').toString('utf8');
+  try {
+    return UTF8.decode(Buffer.from(value, 'latin1'));
+  } catch {
+    return value;
+  }
 }
 
 class ParseError extends Error {}

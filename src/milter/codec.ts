@@ -1,7 +1,8 @@
 /**
  * Frame codec: pure, no sockets or timers. The decoder takes chunks as they arrive and
  * yields complete frames; a length over the bound is refused from the 4-byte prefix alone,
- * before anything is allocated for it.
+ * before anything is allocated for it, and so is a frame the caller's `admit` (a memory
+ * budget) will not take.
  */
 import { DEFAULT_MAX_FRAME } from './constants.ts';
 import { MilterProtocolError } from './errors.ts';
@@ -11,18 +12,36 @@ export interface Frame {
   readonly payload: Buffer;
 }
 
+export interface DecoderOptions {
+  /**
+   * Asked once per frame, with its whole size (4 + length), as soon as its length prefix
+   * is in: false refuses the frame (MilterProtocolError `over-budget`) before its bytes are
+   * buffered. What was admitted is the caller's to release once it is done with the frame.
+   */
+  readonly admit?: (frameBytes: number) => boolean;
+}
+
 export class FrameDecoder {
   readonly #maxFrame: number;
+  readonly #admit: ((frameBytes: number) => boolean) | undefined;
   #chunks: Buffer[] = [];
   #buffered = 0;
+  /** Size of the frame at the head of the buffer once admitted; 0 before. */
+  #admittedHead = 0;
 
-  constructor(maxFrame: number = DEFAULT_MAX_FRAME) {
+  constructor(maxFrame: number = DEFAULT_MAX_FRAME, options: DecoderOptions = {}) {
     this.#maxFrame = maxFrame;
+    this.#admit = options.admit;
   }
 
   /** Bytes received but not yet part of a complete frame. */
   get pending(): number {
     return this.#buffered;
+  }
+
+  /** The admitted size of the frame being received (0 when none or not yet admitted). */
+  get admittedPartial(): number {
+    return this.#admittedHead;
   }
 
   /** Adds a chunk; returns every frame it completes. Throws MilterProtocolError on a bad length. */
@@ -39,7 +58,14 @@ export class FrameDecoder {
       if (length > this.#maxFrame) {
         throw new MilterProtocolError('frame-too-large', `milter frame of ${length} bytes exceeds the limit of ${this.#maxFrame}`, { length, limit: this.#maxFrame });
       }
+      if (!this.#admittedHead) {
+        if (this.#admit && !this.#admit(4 + length)) {
+          throw new MilterProtocolError('over-budget', `no room for a frame of ${length} bytes within the milter's buffer budget`, { length });
+        }
+        this.#admittedHead = 4 + length;
+      }
       if (this.#buffered < 4 + length) break;
+      this.#admittedHead = 0;
       const bytes = this.#take(4 + length);
       frames.push({ command: bytes[4]!, payload: bytes.subarray(5) });
     }

@@ -4,7 +4,8 @@
  * latin1 — one char per byte — so header values and addresses round-trip byte for byte
  * (8-bit headers, SMTPUTF8) and DKIM sees exactly what the MTA has.
  */
-import { SMFIC, commandName } from './constants.ts';
+import { isIP } from 'node:net';
+import { MAX_MACRO_BYTES, SMFIC, commandName } from './constants.ts';
 import { MilterProtocolError } from './errors.ts';
 import type { Frame } from './codec.ts';
 import type { ClientAddress } from './filter.ts';
@@ -25,6 +26,9 @@ export type MilterCommand =
   | { readonly kind: 'quit' }
   | { readonly kind: 'quit-nc' }
   | { readonly kind: 'unknown'; readonly line: string };
+
+const MAX_HOSTNAME = 255;
+const HEADER_NAME = /^[^\x00-\x1f\x7f:]+$/;
 
 function malformed(command: number, why: string): MilterProtocolError {
   return new MilterProtocolError('malformed-payload', `malformed ${commandName(command)} payload: ${why}`, { command: commandName(command) });
@@ -47,11 +51,16 @@ export function parseCommand(frame: Frame): MilterCommand {
   const { command: c, payload: p } = frame;
   switch (c) {
     case SMFIC.OPTNEG: {
-      if (p.length < 12) throw malformed(c, `expected 12 bytes, got ${p.length}`);
+      // MILTER_OPTLEN: version, actions, protocol — exactly; libmilter sends nothing more.
+      if (p.length !== 12) throw malformed(c, `expected 12 bytes, got ${p.length}`);
       return { kind: 'optneg', version: p.readUInt32BE(0), actions: p.readUInt32BE(4), protocol: p.readUInt32BE(8) };
     }
     case SMFIC.MACRO: {
       if (p.length < 1) throw malformed(c, 'no stage byte');
+      // Refused before a single string is decoded (macros.ts bounds the sum over a session).
+      if (p.length > MAX_MACRO_BYTES + 1) {
+        throw new MilterProtocolError('macros-too-large', `one MACRO frame of ${p.length} bytes, over the ${MAX_MACRO_BYTES} a connection may hold`, { bytes: p.length });
+      }
       const stage = p[0]!;
       if (p.length === 1) return { kind: 'macro', stage, macros: [] };
       const parts = cstrings(c, p.subarray(1), 0);
@@ -63,6 +72,8 @@ export function parseCommand(frame: Frame): MilterCommand {
     case SMFIC.CONNECT: {
       const nul = p.indexOf(0);
       if (nul < 0) throw malformed(c, 'hostname not NUL-terminated');
+      // A DNS name (253) or `[IPv6:…]`; Postfix sends nothing longer.
+      if (nul > MAX_HOSTNAME) throw malformed(c, `hostname of ${nul} bytes`);
       const hostname = p.subarray(0, nul).toString('latin1');
       if (p.length < nul + 2) throw malformed(c, 'no address family');
       const family = String.fromCharCode(p[nul + 1]!);
@@ -74,10 +85,15 @@ export function parseCommand(frame: Frame): MilterCommand {
       const address = rest.subarray(0, rest.length - 1).toString('latin1');
       switch (family) {
         case '4':
+          // SPF, iprev and the trust decision all key on this: it must be an address.
+          if (isIP(address) !== 4) throw malformed(c, `not an IPv4 address: ${JSON.stringify(address.slice(0, 64))}`);
           return { kind: 'connect', hostname, client: { family: 'inet', address, port } };
-        case '6':
+        case '6': {
           // Postfix sends IPv6 addresses with an "IPv6:" prefix in some versions.
-          return { kind: 'connect', hostname, client: { family: 'inet6', address: address.replace(/^IPv6:/i, ''), port } };
+          const v6 = address.replace(/^IPv6:/i, '');
+          if (isIP(v6) !== 6) throw malformed(c, `not an IPv6 address: ${JSON.stringify(address.slice(0, 64))}`);
+          return { kind: 'connect', hostname, client: { family: 'inet6', address: v6, port } };
+        }
         case 'L':
           return { kind: 'connect', hostname, client: { family: 'unix', path: address } };
         case 'U':
@@ -97,6 +113,9 @@ export function parseCommand(frame: Frame): MilterCommand {
     case SMFIC.HEADER: {
       const [name, value] = cstrings(c, p, 2, 2) as [string, string];
       if (!name) throw malformed(c, 'empty header name');
+      // RFC 5322 §2.2: printable US-ASCII but ':'; Postfix never sends control characters
+      // (CR, LF, NUL cannot pass the cstring split anyway) and keeps obsolete spaces.
+      if (!HEADER_NAME.test(name)) throw malformed(c, `header name with control characters or a colon: ${JSON.stringify(name.slice(0, 64))}`);
       return { kind: 'header', name, value };
     }
     case SMFIC.EOH:

@@ -97,6 +97,9 @@ export const MILTER_VERSION = 6;
 /** Postfix has been seen sending 65536-byte payloads (purepythonmilter); bodies come in ≤ 64 KiB chunks. */
 export const DEFAULT_MAX_FRAME = 1024 * 1024;
 
+/** All macros of a connection together (names + values); far above anything Postfix sends. */
+export const MAX_MACRO_BYTES = 64 * 1024;
+
 /** Names of the set bits of a mask, for log lines. */
 export function flagNames(mask: number, table: Readonly<Record<string, number>>): string[] {
   return Object.entries(table)

@@ -52,6 +52,8 @@ export interface Negotiated {
   readonly macros: ReadonlyArray<readonly [number, string]>;
   /** Stages the MTA will send without waiting for a reply. */
   readonly noReply: ReadonlySet<Stage>;
+  /** Stages switched off (SMFIP_NO*): the MTA will not send them at all. */
+  readonly off: ReadonlySet<Stage>;
   readonly leadingSpace: boolean;
 }
 
@@ -104,7 +106,8 @@ export function negotiate(offer: { version: number; actions: number; protocol: n
     }
     if (macros.length) actions |= SMFIF.SETSYMLIST;
   }
-  return { version: Math.min(offer.version, MILTER_VERSION), actions, protocol, macros, noReply, leadingSpace };
+  const off = new Set<Stage>(STAGE_BITS.filter(([, offBit]) => protocol & offBit).map(([stage]) => stage));
+  return { version: Math.min(offer.version, MILTER_VERSION), actions, protocol, macros, noReply, off, leadingSpace };
 }
 
 /** `auth_authen` or `{auth_authen}` → `{auth_authen}`; one-letter macros stay bare. */

@@ -1,7 +1,13 @@
 /**
  * The milter listener: `inet:HOST:PORT`, `inet6:[ADDR]:PORT` and `unix:/path` (Postfix's
  * syntax). Each connection gets its own MilterSession; a failure in one never reaches the
- * others. SIGHUP-style reload swaps the factory for new connections; close() drains.
+ * others (everything a session does runs in its `sessionScope`, so even an error no code
+ * caught can be traced to it). SIGHUP-style reload swaps the factory for new connections;
+ * close() drains.
+ *
+ * A session's slot (`max_sessions`) is freed the moment the session is over — QUIT, a
+ * protocol error, a deadline — and its socket is closed fully, not half-closed until the
+ * peer cares to close its side. All sessions share one BufferBudget (`max_buffered`).
  */
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
 import { chmod, chown, lstat, unlink } from 'node:fs/promises';
@@ -11,8 +17,10 @@ import type { Registry } from 'prom-client';
 import type { ListenSpec } from '../config/schema.ts';
 import { MailanchorError, describeError } from '../errors.ts';
 import type { FilterFactory } from './filter.ts';
+import { BufferBudget } from './buffer-budget.ts';
 import { MilterSession, type MilterSessionSettings } from './session.ts';
-import { registerMilterMetrics, type MilterMetrics } from './metrics.ts';
+import { sessionScope } from './session-scope.ts';
+import { registerBufferGauge, registerMilterMetrics, type MilterMetrics } from './metrics.ts';
 
 export interface MilterServerOptions {
   readonly listen: readonly ListenSpec[];
@@ -24,20 +32,32 @@ export interface MilterServerOptions {
   readonly socket?: { readonly mode?: number; readonly owner?: string; readonly group?: string };
   /** Connections over this are refused at once (Postfix then applies milter_default_action). */
   readonly maxSessions?: number;
+  /** Bytes held for all sessions' frames together (milter.max_buffered); default 64 MiB. */
+  readonly maxBuffered?: number;
   /** A node:cluster worker: the primary prepares and removes unix socket files. */
   readonly sharedListen?: boolean;
+  /**
+   * A node:cluster worker on Linux: bind its own TCP listener with SO_REUSEPORT instead of
+   * sharing the primary's, so the primary never accepts (src/app/cluster.ts).
+   */
+  readonly ownTcpListener?: boolean;
 }
 
 export interface MilterServer {
   /** Bound addresses in Postfix syntax, port 0 resolved. */
   readonly addresses: readonly string[];
   readonly activeSessions: number;
+  /** Bytes of frames held for all sessions now (the shared buffer budget in use). */
+  readonly bufferedBytes: number;
   setFactory(factory: FilterFactory): void;
   close(options?: { readonly drainMs?: number }): Promise<void>;
 }
 
 export type ListenErrorCode = 'listen-failed' | 'socket-in-use' | 'socket-permissions';
 export class MilterListenError extends MailanchorError<ListenErrorCode> {}
+
+/** Once a session is over, its final replies get this long to drain before the socket goes. */
+const LINGER_MS = 2000;
 
 export async function startMilterServer(o: MilterServerOptions): Promise<MilterServer> {
   let factory = o.factory;
@@ -46,29 +66,51 @@ export async function startMilterServer(o: MilterServerOptions): Promise<MilterS
   const sockets = new Set<Socket>();
   const metrics: MilterMetrics | undefined = o.metrics ? registerMilterMetrics(o.metrics) : undefined;
   const maxSessions = o.maxSessions ?? 1000;
-  const readTimeoutMs = o.config?.readTimeoutMs ?? 5 * 60_000;
+  const budget = new BufferBudget(o.maxBuffered ?? 64 * 1024 * 1024);
+  if (o.metrics) registerBufferGauge(o.metrics, () => budget.used);
+  // A peer that does not read our replies must not make us buffer them without end.
+  const maxWriteBacklog = Math.max(o.config?.maxFrame ?? 1024 * 1024, 64 * 1024);
   let counter = 0;
   const prefix = process.pid.toString(36);
 
   const onConnection = (socket: Socket): void => {
     if (sessions.size >= maxSessions) {
       o.logger.warn('milter connection refused: too many sessions', { max_sessions: maxSessions });
+      metrics?.refusedSessions.inc();
       socket.destroy();
       return;
     }
     socket.setNoDelay(true); // replies are tiny; Nagle would add ~40 ms per stage
     const id = `${prefix}.${(++counter).toString(36)}`;
-    const session = new MilterSession({
+    const session: MilterSession = new MilterSession({
       id,
       factory,
       logger: o.logger,
+      budget,
       ...(metrics ? { metrics } : {}),
       ...(o.config ? { settings: o.config } : {}),
       transport: {
         write: (b) => {
-          if (!socket.destroyed) socket.write(b);
+          if (socket.destroyed || socket.writableEnded) return;
+          socket.write(b);
+          if (socket.writableLength > maxWriteBacklog) {
+            metrics?.protocolErrors.inc({ kind: 'write-backlog' });
+            o.logger.warn('milter peer does not read our replies; closing this session', { sid: id, code: 'write-backlog', backlog: socket.writableLength });
+            session.destroy('write-backlog');
+            socket.destroy();
+          }
         },
-        end: () => socket.end(),
+        end: () => {
+          if (socket.destroyed) return;
+          // Close fully: our final replies are flushed (or LINGER_MS passes), then the socket
+          // goes whether or not the peer ever closes its side.
+          const linger = setTimeout(() => socket.destroy(), LINGER_MS);
+          linger.unref();
+          socket.end(() => {
+            clearTimeout(linger);
+            socket.destroy();
+          });
+        },
         pause: () => socket.pause(),
         resume: () => socket.resume(),
       },
@@ -76,32 +118,28 @@ export async function startMilterServer(o: MilterServerOptions): Promise<MilterS
     sessions.add(session);
     metrics?.sessions.inc();
     metrics?.activeSessions.inc();
-    socket.setTimeout(readTimeoutMs, () => {
-      session.destroy('read-timeout');
-      socket.destroy();
-    });
-    socket.on('data', (chunk: Buffer) => session.receive(chunk));
-    socket.on('end', () => session.end());
+    // Everything the session does, and everything that work starts, runs in its scope.
+    const inScope = (fn: () => void): void => sessionScope.run(session, fn);
+    socket.on('data', (chunk: Buffer) => inScope(() => session.receive(chunk)));
+    socket.on('end', () => inScope(() => session.end()));
     socket.on('error', (err) => {
       o.logger.debug('milter socket error', { sid: id, ...describeError(err) });
       session.destroy('socket-error');
     });
+    // The slot is free as soon as the session is over, not when the peer closes its side.
+    void session.done.then(() => {
+      if (sessions.delete(session)) metrics?.activeSessions.dec();
+    });
     const closed = new Promise<void>((resolve) =>
       socket.on('close', () => {
         session.destroy('connection-closed');
-        sessions.delete(session);
         socketsClosed.delete(closed);
-        metrics?.activeSessions.dec();
         resolve();
       }),
     );
     socketsClosed.add(closed);
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    void session.done.then(() => {
-      // Give the final reply time to flush, then make sure the socket goes.
-      if (!socket.destroyed) socket.end();
-    });
   };
 
   const servers: Server[] = [];
@@ -109,7 +147,8 @@ export async function startMilterServer(o: MilterServerOptions): Promise<MilterS
   const unixPaths: string[] = [];
   try {
     for (const spec of o.listen) {
-      const server = createServer({ pauseOnConnect: false }, onConnection);
+      // allowHalfOpen: a peer's FIN must not end our side before its queued commands are answered.
+      const server = createServer({ pauseOnConnect: false, allowHalfOpen: true }, onConnection);
       server.on('error', (err) => o.logger.error('milter listener error', describeError(err)));
       if (spec.kind === 'unix') {
         // A cluster worker shares a socket its primary prepared: another worker may already be
@@ -120,7 +159,7 @@ export async function startMilterServer(o: MilterServerOptions): Promise<MilterS
         if (!o.sharedListen) unixPaths.push(spec.path);
         addresses.push(`unix:${spec.path}`);
       } else {
-        await listen(server, { host: spec.host, port: spec.port }, `${spec.host}:${spec.port}`);
+        await listen(server, { host: spec.host, port: spec.port, ...(o.ownTcpListener ? { reusePort: true, exclusive: true } : {}) }, `${spec.host}:${spec.port}`);
         const a = server.address();
         if (a && typeof a === 'object') addresses.push(a.family === 'IPv6' ? `inet6:[${a.address}]:${a.port}` : `inet:${a.address}:${a.port}`);
       }
@@ -135,6 +174,9 @@ export async function startMilterServer(o: MilterServerOptions): Promise<MilterS
     addresses,
     get activeSessions() {
       return sessions.size;
+    },
+    get bufferedBytes() {
+      return budget.used;
     },
     setFactory(f) {
       factory = f;
@@ -161,7 +203,7 @@ export async function startMilterServer(o: MilterServerOptions): Promise<MilterS
   };
 }
 
-function listen(server: Server, opts: { path: string } | { host: string; port: number }, label: string): Promise<void> {
+function listen(server: Server, opts: { path: string } | { host: string; port: number; reusePort?: boolean; exclusive?: boolean }, label: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(new MilterListenError('listen-failed', `cannot listen on ${label}: ${err.message}`, { listen: label }, { cause: err }));
     server.once('error', onError);

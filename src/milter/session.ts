@@ -1,28 +1,46 @@
 /**
- * One milter connection: decodes frames, negotiates, drives a MilterFilter through the
- * stages and turns its verdicts and modifications into replies. Knows nothing of sockets
- * (the server hands it a transport) and nothing of SPF or DKIM (the filter does that).
+ * One milter connection: decodes frames, keeps the protocol state (`state.ts`), negotiates,
+ * drives a MilterFilter through the stages and turns its verdicts and modifications into
+ * replies. Knows nothing of sockets (the server hands it a transport) and nothing of SPF or
+ * DKIM (the filter does that).
  *
- * Failure policy, in one place: a filter that throws, times out or asks for a modification
- * that was not negotiated gets the configured `onFilterError` verdict (default tempfail);
- * a protocol error (bad frame, unknown command) closes this connection only.
+ * Failure policy, in one place: a filter that throws, takes longer than its stage deadline
+ * (`commandTimeoutMs`, `eomTimeoutMs`) or asks for a modification that was not negotiated
+ * gets the configured `onFilterError` verdict (default tempfail) — at a no-reply stage it
+ * is remembered and given at the next reply, at the latest at end of message, and the
+ * filter sees nothing more of that message. A protocol error (bad frame, unknown command,
+ * a command out of order, a deadline of the MTA's side missed, no room in the buffer
+ * budget) closes this connection only.
+ *
+ * Bounds: each frame is admitted against the process-wide `BufferBudget` from its length
+ * prefix and released once handled; at most QUEUE_MAX_COMMANDS commands or `maxFrame`
+ * bytes wait here before the socket is paused; macros are bounded in `macros.ts`.
  */
 import type { Logger } from 'winston';
 import { describeError } from '../errors.ts';
-import { FrameDecoder } from './codec.ts';
-import { parseCommand, normaliseMacroName, stripBrackets, type MilterCommand } from './commands.ts';
+import { BufferBudget } from './buffer-budget.ts';
+import { FrameDecoder, cstrings, encodeFrame, uint32 } from './codec.ts';
+import { parseCommand, stripBrackets, type MilterCommand } from './commands.ts';
 import { SMFIC, SMFIF, SMFIP, commandName, flagNames, DEFAULT_MAX_FRAME } from './constants.ts';
+import { PeerDeadlines, type DeadlineCode } from './deadlines.ts';
 import { MilterProtocolError } from './errors.ts';
+import type { EndOfMessageResult, FilterFactory, MilterFilter, Modification, SessionContext, Stage, Verdict } from './filter.ts';
+import { CONTINUE } from './filter.ts';
+import { Macros } from './macros.ts';
+import type { MilterMetrics } from './metrics.ts';
 import { ACTION_BITS, negotiate, type Negotiated } from './negotiation.ts';
 import { encodeModification, encodeProgress, encodeVerdict } from './replies.ts';
-import { encodeFrame, uint32, cstrings } from './codec.ts';
-import type { EndOfMessageResult, FilterFactory, MacroView, MilterFilter, Modification, SessionContext, Stage, Verdict } from './filter.ts';
-import { CONTINUE } from './filter.ts';
-import type { MilterMetrics } from './metrics.ts';
+import { BETWEEN_MESSAGES, INITIAL_PHASE, transition, type Phase } from './state.ts';
 
 export interface MilterSessionSettings {
-  /** No complete command from the MTA for this long closes the session. */
+  /** It is the MTA's turn and no frame comes for this long: the session is closed. */
   readonly readTimeoutMs: number;
+  /** A frame not complete this long after its first byte closes the session. */
+  readonly frameTimeoutMs: number;
+  /** Message content (first header to end of message) slower than this closes the session; 0 = off. */
+  readonly minDataRate: number;
+  /** A filter callback before end of message taking longer gets the onFilterError verdict. */
+  readonly commandTimeoutMs: number;
   /** endOfMessage taking longer than this gets the onFilterError verdict. */
   readonly eomTimeoutMs: number;
   /** SMFIR_PROGRESS interval while endOfMessage runs (Postfix's milter_content_timeout). */
@@ -35,6 +53,9 @@ export interface MilterSessionSettings {
 
 export const DEFAULT_SESSION_SETTINGS: MilterSessionSettings = {
   readTimeoutMs: 5 * 60_000,
+  frameTimeoutMs: 10_000,
+  minDataRate: 16 * 1024,
+  commandTimeoutMs: 25_000,
   eomTimeoutMs: 5 * 60_000,
   progressIntervalMs: 10_000,
   maxFrame: DEFAULT_MAX_FRAME,
@@ -45,7 +66,7 @@ export const DEFAULT_SESSION_SETTINGS: MilterSessionSettings = {
 /** Where the session writes; the server adapts a socket to this. */
 export interface SessionTransport {
   write(bytes: Buffer): void;
-  /** Close after pending writes. */
+  /** Close after pending writes; the server then frees the connection fully. */
   end(): void;
   pause(): void;
   resume(): void;
@@ -65,44 +86,15 @@ const realTimers: Timers = {
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
-/** Macro lookup order: the latest stage first (SMFIC command bytes the macros precede). */
-const MACRO_ORDER = [SMFIC.BODYEOB, SMFIC.EOH, SMFIC.HEADER, SMFIC.BODY, SMFIC.DATA, SMFIC.RCPT, SMFIC.MAIL, SMFIC.HELO, SMFIC.CONNECT, SMFIC.UNKNOWN];
-/** Stages whose macros belong to one message: cleared when the next MAIL's macros arrive. */
-const MESSAGE_MACRO_STAGES = [SMFIC.MAIL, SMFIC.RCPT, SMFIC.DATA, SMFIC.HEADER, SMFIC.EOH, SMFIC.BODY, SMFIC.BODYEOB];
-const QUEUE_BACKLOG = 64;
+/** Commands waiting to be handled before the socket is paused (a small per-session queue). */
+const QUEUE_MAX_COMMANDS = 32;
+const CONTENT_STEPS: ReadonlySet<MilterCommand['kind']> = new Set(['header', 'eoh', 'body']);
+const NOTHING_OFF: ReadonlySet<Stage> = new Set();
 
-class Macros implements MacroView {
-  readonly #stages = new Map<number, Map<string, string>>();
-
-  set(stage: number, entries: ReadonlyArray<readonly [string, string]>): void {
-    if (stage === SMFIC.MAIL) for (const s of MESSAGE_MACRO_STAGES) this.#stages.delete(s);
-    this.#stages.set(stage, new Map(entries));
-  }
-
-  clear(): void {
-    this.#stages.clear();
-  }
-
-  get(name: string): string | undefined {
-    const key = normaliseMacroName(name.startsWith('{') || name.length === 1 ? name : `{${name}}`);
-    for (const s of MACRO_ORDER) {
-      const v = this.#stages.get(s)?.get(key);
-      if (v !== undefined) return v;
-    }
-    return undefined;
-  }
-
-  *entries(): IterableIterator<[string, string]> {
-    const seen = new Set<string>();
-    for (const s of MACRO_ORDER) {
-      for (const [k, v] of this.#stages.get(s) ?? []) {
-        if (!seen.has(k)) {
-          seen.add(k);
-          yield [k, v];
-        }
-      }
-    }
-  }
+interface Queued {
+  readonly cmd: MilterCommand;
+  /** The frame's size as admitted against the budget. */
+  readonly bytes: number;
 }
 
 interface MessageState {
@@ -112,7 +104,12 @@ interface MessageState {
   headers: number;
   bodyBytes: number;
   ended: boolean;
+  /** A stage of this message failed where no reply could carry it: the verdict owed. */
+  failed?: Verdict;
 }
+
+type CallOutcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly verdict: Verdict };
+const TIMED_OUT: unique symbol = Symbol('timed out');
 
 export interface MilterSessionOptions {
   readonly id: string;
@@ -123,6 +120,8 @@ export interface MilterSessionOptions {
   readonly metrics?: MilterMetrics;
   readonly timers?: Timers;
   readonly now?: () => number;
+  /** Shared by every session of the process (the server's); default: unbounded, this session only. */
+  readonly budget?: BufferBudget;
 }
 
 export class MilterSession {
@@ -134,16 +133,24 @@ export class MilterSession {
   readonly #metrics: MilterMetrics | undefined;
   readonly #timers: Timers;
   readonly #now: () => number;
+  readonly #budget: BufferBudget;
   readonly #decoder: FrameDecoder;
+  readonly #deadlines: PeerDeadlines;
   readonly #macros = new Macros();
-  readonly #queue: MilterCommand[] = [];
+  readonly #queue: Queued[] = [];
+  #queuedBytes = 0;
+  /** Bytes of this session admitted against the budget and not yet released. */
+  #reserved = 0;
   #pumping = false;
   #paused = false;
   #closed = false;
   #draining = false;
+  #phase: Phase = INITIAL_PHASE;
   #negotiated: Negotiated | undefined;
   #filter: MilterFilter | undefined;
   #message: MessageState | undefined;
+  /** A connection-level stage (connect, helo, unknown) failed at no-reply: owed to every message. */
+  #connectionFailed: Verdict | undefined;
   #resolveDone!: () => void;
   /** Resolves when the session is over (quit, drop, protocol error or destroy). */
   readonly done: Promise<void>;
@@ -157,7 +164,15 @@ export class MilterSession {
     this.#metrics = o.metrics;
     this.#timers = o.timers ?? realTimers;
     this.#now = o.now ?? Date.now;
-    this.#decoder = new FrameDecoder(this.#settings.maxFrame);
+    this.#budget = o.budget ?? new BufferBudget(Infinity);
+    this.#decoder = new FrameDecoder(this.#settings.maxFrame, {
+      admit: (bytes) => {
+        if (!this.#budget.tryReserve(bytes)) return false;
+        this.#reserved += bytes;
+        return true;
+      },
+    });
+    this.#deadlines = new PeerDeadlines(this.#settings, this.#timers, this.#now, (code, detail) => this.#peerDeadline(code, detail));
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
   }
 
@@ -173,19 +188,22 @@ export class MilterSession {
   /** Bytes from the MTA. */
   receive(chunk: Buffer): void {
     if (this.#closed) return;
-    let commands: MilterCommand[];
     try {
-      commands = this.#decoder.push(chunk).map((f) => {
+      const frames = this.#decoder.push(chunk);
+      this.#deadlines.received(frames.length, this.#decoder.pending > 0);
+      for (const f of frames) {
         if (this.#settings.logProtocol) this.#log.debug('milter command', { command: commandName(f.command), bytes: f.payload.length });
-        return parseCommand(f);
-      });
+        const bytes = f.payload.length + 5;
+        this.#queue.push({ cmd: parseCommand(f), bytes });
+        this.#queuedBytes += bytes;
+      }
     } catch (err) {
       this.#protocolError(err);
       return;
     }
-    this.#queue.push(...commands);
-    if (this.#queue.length > QUEUE_BACKLOG && !this.#paused) {
+    if (!this.#paused && (this.#queue.length >= QUEUE_MAX_COMMANDS || this.#queuedBytes >= this.#settings.maxFrame)) {
       this.#paused = true;
+      this.#deadlines.setPaused(true);
       this.#transport.pause();
     }
     void this.#pump();
@@ -201,7 +219,7 @@ export class MilterSession {
       return;
     }
     // Let queued commands (e.g. a final QUIT) finish first.
-    this.#queue.push({ kind: 'quit' });
+    this.#queue.push({ cmd: { kind: 'quit' }, bytes: 0 });
     void this.#pump();
   }
 
@@ -211,22 +229,41 @@ export class MilterSession {
     if (this.idle && !this.#pumping && this.#queue.length === 0) this.#finish('drained');
   }
 
-  /** Tear down at once (drain deadline, read timeout, socket error). */
+  /** Tear down at once (drain deadline, socket error, write backlog). */
   destroy(reason: string): void {
     if (this.#closed) return;
     this.#log.info('milter session closed', { reason, in_message: !this.idle });
     this.#finish(reason);
   }
 
+  /**
+   * An error outside any filter call was traced to this session (the process-level policy
+   * in src/app/process-errors.ts): this session ends; the process and the others go on.
+   */
+  failInternal(err: unknown): void {
+    if (this.#closed) return;
+    const e = describeError(err);
+    this.#metrics?.protocolErrors.inc({ kind: 'internal-error' });
+    this.#log.error('internal error in this milter session; closing it', { error: e.message, code: e.code, in_message: !this.idle, queue_id: this.#macros.get('i') });
+    this.#finish('internal-error');
+  }
+
   async #pump(): Promise<void> {
     if (this.#pumping) return;
     this.#pumping = true;
+    this.#deadlines.setBusy(true);
     try {
       while (!this.#closed && this.#queue.length) {
-        const cmd = this.#queue.shift()!;
-        await this.#handle(cmd);
-        if (this.#paused && this.#queue.length < QUEUE_BACKLOG / 2) {
+        const { cmd, bytes } = this.#queue.shift()!;
+        this.#queuedBytes -= bytes;
+        try {
+          await this.#handle(cmd, bytes);
+        } finally {
+          this.#release(bytes);
+        }
+        if (this.#paused && this.#queue.length < QUEUE_MAX_COMMANDS / 2 && this.#queuedBytes < this.#settings.maxFrame / 2 && !this.#closed) {
           this.#paused = false;
+          this.#deadlines.setPaused(false);
           this.#transport.resume();
         }
       }
@@ -234,11 +271,23 @@ export class MilterSession {
       this.#protocolError(err);
     } finally {
       this.#pumping = false;
+      if (!this.#closed) this.#deadlines.setBusy(false);
     }
     if (this.#draining && this.idle && !this.#closed && this.#queue.length === 0) this.#finish('drained');
   }
 
+  #release(bytes: number): void {
+    if (this.#closed || bytes === 0) return; // #finish released everything at once
+    this.#reserved -= bytes;
+    this.#budget.release(bytes);
+  }
+
+  #peerDeadline(code: DeadlineCode, detail: string): void {
+    this.#protocolError(new MilterProtocolError(code, detail, { phase: this.#phase.kind, ...(this.#phase.kind === 'message' ? { step: this.#phase.step } : {}) }));
+  }
+
   #protocolError(err: unknown): void {
+    if (this.#closed) return;
     const e = describeError(err);
     this.#metrics?.protocolErrors.inc({ kind: err instanceof MilterProtocolError ? err.code : 'internal' });
     this.#log.warn('milter protocol error; closing this session', { error: e.message, code: e.code, ...(err instanceof MilterProtocolError ? { context: err.context } : {}) });
@@ -248,7 +297,11 @@ export class MilterSession {
   #finish(reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#deadlines.stop();
     this.#queue.length = 0;
+    this.#queuedBytes = 0;
+    this.#budget.release(this.#reserved);
+    this.#reserved = 0;
     this.#message?.controller.abort(new Error(`session ${reason}`));
     this.#callQuietly('close', () => this.#filter?.close?.());
     this.#filter = undefined;
@@ -284,14 +337,31 @@ export class MilterSession {
     return this.#message;
   }
 
-  #requireNegotiated(cmd: MilterCommand): { neg: Negotiated; filter: MilterFilter } {
-    if (!this.#negotiated || !this.#filter) {
-      throw new MilterProtocolError('unexpected-command', `${cmd.kind} before option negotiation`, { command: cmd.kind });
+  /** The message is over (end of message, abort, final verdict): its work stops. */
+  #endMessage(): void {
+    this.#deadlines.contentEnded();
+    if (this.#message) {
+      this.#message.ended = true;
+      this.#message.controller.abort(new Error('message ended'));
     }
-    return { neg: this.#negotiated, filter: this.#filter };
   }
 
-  async #handle(cmd: MilterCommand): Promise<void> {
+  #filterOrThrow(cmd: MilterCommand): MilterFilter {
+    if (!this.#filter) throw new MilterProtocolError('unexpected-command', `${cmd.kind} before option negotiation`, { command: cmd.kind });
+    return this.#filter;
+  }
+
+  async #handle(cmd: MilterCommand, bytes: number): Promise<void> {
+    const t = transition(this.#phase, cmd.kind, this.#negotiated?.off ?? NOTHING_OFF);
+    if (!t.ok) throw new MilterProtocolError('unexpected-command', t.reason, { command: cmd.kind });
+    this.#phase = t.next;
+    if (CONTENT_STEPS.has(cmd.kind)) {
+      this.#deadlines.contentStarted();
+      this.#deadlines.contentBytes(bytes);
+    } else if (cmd.kind === 'macro' && this.#phase.kind === 'message' && CONTENT_STEPS.has(this.#phase.step)) {
+      this.#deadlines.contentBytes(bytes);
+    }
+    if (t.startsMessage) this.#startMessage();
     switch (cmd.kind) {
       case 'optneg':
         return this.#optneg(cmd);
@@ -303,10 +373,11 @@ export class MilterSession {
         return;
       case 'quit-nc': {
         // The MTA reuses this connection for a new SMTP session: fresh filter, no macros.
-        this.#requireNegotiated(cmd);
+        this.#filterOrThrow(cmd);
         this.#endMessage();
         this.#callQuietly('close', () => this.#filter?.close?.());
         this.#macros.clear();
+        this.#connectionFailed = undefined;
         this.#filter = this.#factory.create(this.#context());
         return;
       }
@@ -319,13 +390,6 @@ export class MilterSession {
       }
       default:
         return this.#stageCommand(cmd);
-    }
-  }
-
-  #endMessage(): void {
-    if (this.#message) {
-      this.#message.ended = true;
-      this.#message.controller.abort(new Error('message ended'));
     }
   }
 
@@ -342,19 +406,17 @@ export class MilterSession {
       actions: flagNames(neg.actions, SMFIF),
       protocol: flagNames(neg.protocol, SMFIP),
     });
-    if (this.#filter) this.#callQuietly('close', () => this.#filter?.close?.());
     this.#filter = this.#factory.create(this.#context());
   }
 
   async #stageCommand(cmd: Exclude<MilterCommand, { kind: 'optneg' | 'macro' | 'quit' | 'quit-nc' | 'abort' }>): Promise<void> {
-    const { filter } = this.#requireNegotiated(cmd);
+    const filter = this.#filterOrThrow(cmd);
     switch (cmd.kind) {
       case 'connect':
         return this.#stage('connect', filter.connect && (() => filter.connect!({ hostname: cmd.hostname, client: cmd.client })));
       case 'helo':
         return this.#stage('helo', filter.helo && (() => filter.helo!(cmd.name)));
       case 'mail': {
-        this.#startMessage();
         const [sender = '', ...args] = cmd.args;
         return this.#stage('mail', filter.mailFrom && (() => filter.mailFrom!(stripBrackets(sender), args)));
       }
@@ -389,66 +451,94 @@ export class MilterSession {
       : { kind: 'tempfail', reply: { code: 451, enhanced: '4.3.0', text: 'temporary mail filter failure, try again later' } };
   }
 
+  /**
+   * Runs one filter callback within its deadline. A throw or a timeout becomes the error
+   * verdict; after a timeout the message's signal is aborted so its DNS work stops, and a
+   * late failure of the abandoned call is observed here (never an unhandled rejection).
+   */
+  async #call<T>(stage: Stage, ms: number, fn: () => T | Promise<T>): Promise<CallOutcome<T>> {
+    const work = Promise.resolve().then(fn);
+    work.catch(() => undefined);
+    let timer: unknown;
+    const timeout = new Promise<typeof TIMED_OUT>((resolve) => (timer = this.#timers.setTimeout(() => resolve(TIMED_OUT), ms)));
+    try {
+      const r = await Promise.race([work, timeout]);
+      if (r === TIMED_OUT) {
+        const err = new MilterProtocolError('stage-timeout', `${stage} took longer than ${ms} ms`, { stage, ms });
+        this.#message?.controller.abort(err);
+        return { ok: false, verdict: this.#errorVerdict(stage, err) };
+      }
+      return { ok: true, value: r };
+    } catch (err) {
+      return { ok: false, verdict: this.#errorVerdict(stage, err) };
+    } finally {
+      this.#timers.clearTimeout(timer);
+    }
+  }
+
   async #stage(stage: Stage, call: (() => Verdict | Promise<Verdict>) | undefined): Promise<void> {
     const neg = this.#negotiated!;
+    const inMessage = stage !== 'connect' && stage !== 'helo' && stage !== 'unknown';
+    const msg = inMessage && this.#message && !this.#message.ended ? this.#message : undefined;
     const start = this.#now();
-    let verdict: Verdict = CONTINUE;
-    if (call) {
-      try {
-        verdict = await call();
-      } catch (err) {
-        verdict = this.#errorVerdict(stage, err);
+    // A failure already owed: the filter sees nothing more of this message.
+    let verdict: Verdict = (msg?.failed ?? this.#connectionFailed) || CONTINUE;
+    let failed = verdict !== CONTINUE;
+    if (!failed && call) {
+      const r = await this.#call(stage, this.#settings.commandTimeoutMs, call);
+      if (r.ok) verdict = r.value;
+      else {
+        verdict = r.verdict;
+        failed = true;
       }
     }
     this.#metrics?.stageSeconds.observe({ stage }, (this.#now() - start) / 1000);
     if (neg.noReply.has(stage)) {
-      if (verdict.kind !== 'continue') this.#log.warn('verdict at a no-reply stage cannot be sent', { stage, verdict: verdict.kind });
+      if (failed) {
+        // No reply can carry it now: owed at the next reply, at the latest at end of message.
+        if (msg) msg.failed = verdict;
+        else if (!inMessage) this.#connectionFailed = verdict;
+      } else if (verdict.kind !== 'continue') this.#log.warn('verdict at a no-reply stage cannot be sent', { stage, verdict: verdict.kind });
       return;
     }
     this.#send(encodeVerdict(verdict));
     // A final verdict before end of message ends the message (RCPT verdicts are per recipient).
-    if (verdict.kind !== 'continue' && stage !== 'rcpt' && stage !== 'connect' && stage !== 'helo' && this.#message && !this.#message.ended) {
+    if (verdict.kind !== 'continue' && stage !== 'rcpt' && msg) {
       this.#summary(verdict, [], undefined, stage);
       this.#endMessage();
+      this.#phase = BETWEEN_MESSAGES;
     }
   }
 
   async #eom(filter: MilterFilter, lastChunk: Buffer): Promise<void> {
     const neg = this.#negotiated!;
     const msg = this.#message ?? this.#startMessage();
+    // From here it is our turn: the data-rate rule is over for this message.
+    this.#deadlines.contentEnded();
+    const owed = msg.failed ?? this.#connectionFailed;
+    if (owed) {
+      this.#finishEom({ verdict: owed, modifications: [] }, neg, 'error');
+      return;
+    }
     if (lastChunk.length && filter.body) {
       msg.bodyBytes += lastChunk.length;
-      try {
-        await filter.body(lastChunk);
-      } catch (err) {
-        this.#finishEom({ verdict: this.#errorVerdict('body', err), modifications: [] }, neg, 'error');
+      const r = await this.#call('body', this.#settings.commandTimeoutMs, () => filter.body!(lastChunk));
+      if (!r.ok) {
+        this.#finishEom({ verdict: r.verdict, modifications: [] }, neg, 'error');
         return;
       }
     }
     const start = this.#now();
     const progress = this.#timers.setInterval(() => this.#send(encodeProgress()), this.#settings.progressIntervalMs);
-    let timer: unknown;
-    const timeout = new Promise<'timeout'>((resolve) => (timer = this.#timers.setTimeout(() => resolve('timeout'), this.#settings.eomTimeoutMs)));
-    let result: EndOfMessageResult;
-    let outcome: 'ok' | 'error' = 'ok';
+    let r: CallOutcome<EndOfMessageResult>;
     try {
-      const r = await Promise.race([Promise.resolve().then(() => filter.endOfMessage()), timeout]);
-      if (r === 'timeout') {
-        msg.controller.abort(new Error('end-of-message timeout'));
-        result = { verdict: this.#errorVerdict('eom', new Error(`endOfMessage took longer than ${this.#settings.eomTimeoutMs} ms`)), modifications: [] };
-        outcome = 'error';
-      } else {
-        result = r;
-      }
-    } catch (err) {
-      result = { verdict: this.#errorVerdict('eom', err), modifications: [] };
-      outcome = 'error';
+      r = await this.#call('eom', this.#settings.eomTimeoutMs, () => filter.endOfMessage());
     } finally {
       this.#timers.clearInterval(progress);
-      this.#timers.clearTimeout(timer);
     }
     this.#metrics?.stageSeconds.observe({ stage: 'eom' }, (this.#now() - start) / 1000);
-    this.#finishEom(result, neg, outcome);
+    if (this.#closed) return;
+    this.#finishEom(r.ok ? r.value : { verdict: r.verdict, modifications: [] }, neg, r.ok ? 'ok' : 'error');
   }
 
   #finishEom(result: EndOfMessageResult, neg: Negotiated, outcome: 'ok' | 'error'): void {

@@ -2,7 +2,7 @@ import test from 'ava';
 import { FrameDecoder, encodeFrame, cstrings, uint32 } from '../../src/milter/codec.ts';
 import { parseCommand } from '../../src/milter/commands.ts';
 import { SMFIC } from '../../src/milter/constants.ts';
-import { MilterProtocolError } from '../../src/milter/errors.ts';
+import { MilterProtocolError, type MilterErrorCode } from '../../src/milter/errors.ts';
 
 /** A realistic conversation: negotiate, macros, connect (v4, v6, unix), helo, mail, header, body, eom. */
 const conversation = Buffer.concat([
@@ -78,4 +78,59 @@ test('malformed payloads are typed errors naming the command', (t) => {
     }
   });
   t.deepEqual(codes, ['unknown-command', 'malformed-payload', 'malformed-payload', 'malformed-payload', 'malformed-payload', 'malformed-payload', 'malformed-payload']);
+});
+
+test('admit: asked once per frame with its whole size, from the length prefix, before the payload is buffered', (t) => {
+  const asked: number[] = [];
+  const d = new FrameDecoder(1 << 20, { admit: (n) => (asked.push(n), true) });
+  const big = encodeFrame(SMFIC.BODY, Buffer.alloc(70_000, 0x61));
+  d.push(big.subarray(0, 3));
+  t.deepEqual(asked, [], 'not before the four length bytes are in');
+  d.push(big.subarray(3, 10));
+  t.deepEqual(asked, [70_005]);
+  t.is(d.admittedPartial, 70_005);
+  d.push(big.subarray(10, 40_000));
+  t.deepEqual(asked, [70_005], 'not again while the frame arrives');
+  const frames = d.push(Buffer.concat([big.subarray(40_000), encodeFrame(SMFIC.EOH), encodeFrame(SMFIC.BODYEOB).subarray(0, 4)]));
+  t.is(frames.length, 2);
+  t.deepEqual(asked, [70_005, 5, 5]);
+  t.is(d.admittedPartial, 5);
+});
+
+test('admit refusing a frame: over-budget, before its bytes are kept', (t) => {
+  const d = new FrameDecoder(1 << 20, { admit: (n) => n < 1000 });
+  t.is(d.push(encodeFrame(SMFIC.EOH)).length, 1);
+  const err = t.throws(() => d.push(encodeFrame(SMFIC.BODY, Buffer.alloc(5000)).subarray(0, 6)), { instanceOf: MilterProtocolError });
+  t.is(err.code, 'over-budget');
+});
+
+const conn = (host: string, fam: string, addr: string): Buffer => Buffer.concat([Buffer.from(`${host}\0${fam}`, 'latin1'), Buffer.from([0, 25]), Buffer.from(`${addr}\0`, 'latin1')]);
+const malformedCases: Array<[string, Buffer, MilterErrorCode]> = [
+  ['OPTNEG of 11 bytes', encodeFrame(SMFIC.OPTNEG, Buffer.alloc(11)), 'malformed-payload'],
+  ['OPTNEG of 13 bytes', encodeFrame(SMFIC.OPTNEG, Buffer.alloc(13)), 'malformed-payload'],
+  ['CONNECT from 999.1.1.1 (issue 16)', encodeFrame(SMFIC.CONNECT, conn('h', '4', '999.1.1.1')), 'malformed-payload'],
+  ['CONNECT family 4 with an IPv6 address', encodeFrame(SMFIC.CONNECT, conn('h', '4', '2001:db8::1')), 'malformed-payload'],
+  ['CONNECT family 6 with garbage', encodeFrame(SMFIC.CONNECT, conn('h', '6', 'IPv6:::zz')), 'malformed-payload'],
+  ['CONNECT with a 300-byte hostname', encodeFrame(SMFIC.CONNECT, conn('x'.repeat(300), '4', '192.0.2.1')), 'malformed-payload'],
+  ['HEADER name with CR', encodeFrame(SMFIC.HEADER, cstrings('Sub\rject', ' x')), 'malformed-payload'],
+  ['HEADER name with LF', encodeFrame(SMFIC.HEADER, cstrings('Sub\nject', ' x')), 'malformed-payload'],
+  ['HEADER name with a colon', encodeFrame(SMFIC.HEADER, cstrings('Fr:om', ' x')), 'malformed-payload'],
+  ['HEADER name with a control byte', encodeFrame(SMFIC.HEADER, cstrings('X-\x01', ' x')), 'malformed-payload'],
+  ['one MACRO frame over the macro bound', encodeFrame(SMFIC.MACRO, Buffer.concat([Buffer.from('M'), cstrings('{x}', 'v'.repeat(70_000))])), 'macros-too-large'],
+];
+for (const [name, frame, code] of malformedCases) {
+  test(`refused: ${name}`, (t) => {
+    const [f] = new FrameDecoder().push(frame);
+    t.is(t.throws(() => parseCommand(f!), { instanceOf: MilterProtocolError }).code, code);
+  });
+}
+
+test('accepted: IPv4, IPv6 with and without the prefix, 8-bit header names Postfix may pass', (t) => {
+  for (const [fam, addr, want] of [['4', '192.0.2.1', '192.0.2.1'], ['6', 'IPv6:2001:db8::1', '2001:db8::1'], ['6', '::1', '::1']] as const) {
+    const [f] = new FrameDecoder().push(encodeFrame(SMFIC.CONNECT, conn('h', fam, addr)));
+    const c = parseCommand(f!);
+    t.true(c.kind === 'connect' && 'address' in c.client && c.client.address === want);
+  }
+  const [h] = new FrameDecoder().push(encodeFrame(SMFIC.HEADER, Buffer.from('X-Caf\xe9\0 v\0', 'latin1')));
+  t.is(parseCommand(h!).kind, 'header');
 });

@@ -17,6 +17,7 @@ function run(cmd: string, args: string[]): Promise<{ code: number; out: string }
   for (const key of ['User=mailanchor', 'ReadWritePaths=/var/spool/postfix/mailanchor', 'ProtectSystem=strict', 'NoNewPrivileges=yes', 'PrivateTmp=yes', 'CapabilityBoundingSet=', 'ExecReload=kill -HUP $MAINPID']) {
     t.true(unit.includes(key), key);
   }
+  t.notRegex(/^ExecStart=(.*)$/m.exec(unit)?.[1] ?? '', /inet/);
   const dir = await mkdtemp(join(tmpdir(), 'mailanchor-unit-'));
   try {
     const f = join(dir, 'mailanchor-milter.service');
@@ -27,6 +28,16 @@ function run(cmd: string, args: string[]): Promise<{ code: number; out: string }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('production listens on a unix socket only Postfix can open (issue 16: on TCP any local user gets mail signed as ours)', async (t) => {
+  const installed = await readFile(join(ROOT, 'deploy/mailanchor.yml'), 'utf8');
+  const listen = /^\s+listen:\s*(\S+)/m.exec(installed)?.[1] ?? '';
+  t.is(listen, 'unix:/var/spool/postfix/mailanchor/milter.sock');
+  t.notRegex(installed, /^\s+socket_mode:/m, 'the default 0660 stands');
+  const tmpfiles = await readFile(join(ROOT, 'deploy/tmpfiles.d/mailanchor.conf'), 'utf8');
+  // Only the service and group postfix may enter the socket's directory.
+  t.regex(tmpfiles, /^d \/var\/spool\/postfix\/mailanchor 2750 mailanchor postfix -$/m);
 });
 
 (existsSync('/usr/sbin/postconf') ? test : test.skip)('main.cf fragment: every parameter is one Postfix knows', async (t) => {

@@ -1,0 +1,70 @@
+/**
+ * The macros the MTA sent on one connection (SMFIC_MACRO), by the stage they precede. A
+ * later stage's value wins; MAIL's arrival clears the previous message's stages. Bounded:
+ * only the stages libmilter knows carry macros, and all of them together hold at most
+ * MAX_MACRO_BYTES — Postfix sends a few hundred bytes, a peer sending megabytes of macros
+ * for 256 made-up stages would otherwise pin that much per session.
+ */
+import { MAX_MACRO_BYTES, SMFIC, commandName } from './constants.ts';
+import { MilterProtocolError } from './errors.ts';
+import { normaliseMacroName } from './commands.ts';
+import type { MacroView } from './filter.ts';
+
+/** Macro lookup order: the latest stage first (the SMFIC command bytes the macros precede). */
+const MACRO_ORDER = [SMFIC.BODYEOB, SMFIC.EOH, SMFIC.HEADER, SMFIC.BODY, SMFIC.DATA, SMFIC.RCPT, SMFIC.MAIL, SMFIC.HELO, SMFIC.CONNECT, SMFIC.UNKNOWN];
+const MACRO_STAGES: ReadonlySet<number> = new Set(MACRO_ORDER);
+/** Stages whose macros belong to one message: cleared when the next MAIL's macros arrive. */
+const MESSAGE_MACRO_STAGES = [SMFIC.MAIL, SMFIC.RCPT, SMFIC.DATA, SMFIC.HEADER, SMFIC.EOH, SMFIC.BODY, SMFIC.BODYEOB];
+
+export class Macros implements MacroView {
+  readonly #stages = new Map<number, { readonly values: Map<string, string>; readonly bytes: number }>();
+  #bytes = 0;
+
+  /** Throws MilterProtocolError for a stage that carries no macros or when over the bound. */
+  set(stage: number, entries: ReadonlyArray<readonly [string, string]>): void {
+    if (!MACRO_STAGES.has(stage)) {
+      throw new MilterProtocolError('malformed-payload', `macros for ${commandName(stage)}, which is not a stage`, { stage });
+    }
+    if (stage === SMFIC.MAIL) for (const s of MESSAGE_MACRO_STAGES) this.#drop(s);
+    this.#drop(stage);
+    const bytes = entries.reduce((n, [k, v]) => n + k.length + v.length + 2, 0);
+    if (this.#bytes + bytes > MAX_MACRO_BYTES) {
+      throw new MilterProtocolError('macros-too-large', `macros over ${MAX_MACRO_BYTES} bytes on one connection`, { stage: commandName(stage), bytes: this.#bytes + bytes });
+    }
+    this.#stages.set(stage, { values: new Map(entries), bytes });
+    this.#bytes += bytes;
+  }
+
+  #drop(stage: number): void {
+    const old = this.#stages.get(stage);
+    if (!old) return;
+    this.#bytes -= old.bytes;
+    this.#stages.delete(stage);
+  }
+
+  clear(): void {
+    this.#stages.clear();
+    this.#bytes = 0;
+  }
+
+  get(name: string): string | undefined {
+    const key = normaliseMacroName(name.startsWith('{') || name.length === 1 ? name : `{${name}}`);
+    for (const s of MACRO_ORDER) {
+      const v = this.#stages.get(s)?.values.get(key);
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  }
+
+  *entries(): IterableIterator<[string, string]> {
+    const seen = new Set<string>();
+    for (const s of MACRO_ORDER) {
+      for (const [k, v] of this.#stages.get(s)?.values ?? []) {
+        if (!seen.has(k)) {
+          seen.add(k);
+          yield [k, v];
+        }
+      }
+    }
+  }
+}
