@@ -11,7 +11,8 @@ import type { Config } from '../config/sections.ts';
 import { parseDnsServer, resolverOptions } from '../dns/config.ts';
 import { createResolver } from '../dns/resolver.ts';
 import { describeError } from '../errors.ts';
-import { runSendJob, type SendEvent } from '../reports/send-job.ts';
+import { parseRua } from '../reports/destinations.ts';
+import { runOnDemand, runSendJob, type SendEvent } from '../reports/send-job.ts';
 import { smtpTransport } from '../reports/smtp-client.ts';
 import { sendmailTransport, type MailTransport } from '../reports/transport.ts';
 import type { CliCommand, CliIo } from './io.ts';
@@ -20,6 +21,9 @@ import { importCommand, pageCommand, readCommand, RECEIVED_USAGE, type OpenStore
 
 const USAGE = `usage: mailanchor report <subcommand> [--config FILE] [--store FILE|postgresql://USER@HOST:PORT/DB]
   send [--dry-run] [--dns HOST[:PORT]]    generate due reports and send them (dry run: show what would go where)
+  send --now | --period START..END [--to ADDRESS] [--dry-run]
+                                          an on-demand report (the period so far, or any window), sent now and
+                                          not stored: the scheduled report is made as usual (docs/reports.md)
   show                                    reports, deliveries, suppressions and bounces in the store
   suppress ADDRESS|DOMAIN                 never send reports there
   unsuppress ADDRESS|DOMAIN               remove from the suppression list (and forget its bounces)
@@ -39,7 +43,7 @@ export function formatEvent(e: SendEvent): string {
     case 'bad-row':
       return `evaluation #${e.id} skipped (kept in the store): ${e.reason}`;
     case 'generated':
-      return `report ${e.reportId} for ${e.policyDomain} ${iso(e.begin)}..${iso(e.end)}: ${e.messages} message(s), ${e.records} record(s) → ${e.destinations.join(', ') || '(no rua)'}`;
+      return `${e.onDemand ? 'on-demand report (not stored)' : 'report'} ${e.reportId} for ${e.policyDomain} ${iso(e.begin)}..${iso(e.end)}: ${e.messages} message(s), ${e.records} record(s) → ${e.destinations.join(', ') || '(no rua)'}`;
     case 'sent':
       return `sent ${e.reportId} to ${e.address}: ${e.detail}`;
     case 'would-send':
@@ -47,7 +51,9 @@ export function formatEvent(e: SendEvent): string {
     case 'skipped':
       return `not sending ${e.reportId} to ${e.address}: ${e.reason}`;
     case 'deferred':
-      return `deferred ${e.reportId} to ${e.address} (retried next run): ${e.reason}`;
+      return e.onDemand ? `not sent ${e.reportId} to ${e.address} (on-demand reports are not retried): ${e.reason}` : `deferred ${e.reportId} to ${e.address} (retried next run): ${e.reason}`;
+    case 'unauthorized':
+      return `waiting to send ${e.reportId} to ${e.address}: ${e.reason}; asked again on every run until ${new Date(e.until).toISOString()}`;
     case 'claimed-elsewhere':
       return `left ${e.reportId} to ${e.address} to another run (it holds the claim)`;
     case 'suppressed-now':
@@ -57,15 +63,44 @@ export function formatEvent(e: SendEvent): string {
   }
 }
 
+/** `START..END`: dates (UTC midnight) or ISO times; END is exclusive. */
+export function parsePeriod(text: string): { begin: number; end: number } {
+  const m = /^(.+?)\.\.(.+)$/.exec(text.trim());
+  const at = (v: string): number => {
+    const t = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v);
+    if (Number.isNaN(t)) throw new UsageError(`--period: not a date or time: ${v}`);
+    return t;
+  };
+  if (!m) throw new UsageError(`--period: expected START..END (e.g. 2026-11-22..2026-11-23), got ${JSON.stringify(text)}`);
+  const begin = at(m[1]!);
+  const end = at(m[2]!);
+  if (end <= begin) throw new UsageError(`--period: END must be after START (${text})`);
+  return { begin, end };
+}
+
+class UsageError extends Error {}
+
 async function send(args: readonly string[], io: CliIo, config: Config, open: OpenStore): Promise<number> {
-  const { values } = parseArgs({ args: [...args], options: { 'dry-run': { type: 'boolean', default: false }, dns: { type: 'string' } }, allowPositionals: false });
+  const { values } = parseArgs({
+    args: [...args],
+    options: { 'dry-run': { type: 'boolean', default: false }, dns: { type: 'string' }, now: { type: 'boolean', default: false }, period: { type: 'string' }, to: { type: 'string' } },
+    allowPositionals: false,
+  });
+  if (values.now && values.period) throw new UsageError('--now and --period exclude each other');
+  const onDemand = values.now === true || values.period !== undefined;
+  if (values.to !== undefined && !onDemand) throw new UsageError('--to applies to on-demand reports only (--now or --period)');
+  if (values.to !== undefined && typeof parseRua(`mailto:${values.to}`) === 'string') throw new UsageError(`--to: not a mail address: ${values.to}`);
+  const window = values.period ? parsePeriod(values.period) : undefined;
+  // Reports switched off: an on-demand run may still go to the admin, never to the rua addresses.
+  if (onDemand && !config.reports.enabled && values.to === undefined) throw new UsageError('reports.enabled is false: on-demand reports go only to an address given with --to');
   const store = await open();
   try {
     const dns = createResolver(resolverOptions(config.dns, values.dns ? { servers: [parseDnsServer(values.dns)] } : {}));
     const dryRun = values['dry-run'] === true;
-    const events = await runSendJob({ evaluations: store.evaluations, ledger: store.ledger, config: config.reports, dns, transport: transportFor(config), now: Date.now, dryRun });
-    if (!config.reports.enabled) io.stdout.write('reports.enabled is false: nothing to do\n');
-    if (events.length === 0) io.stdout.write('nothing to report\n');
+    const deps = { evaluations: store.evaluations, ledger: store.ledger, config: config.reports, dns, transport: transportFor(config), now: Date.now, dryRun };
+    const events = onDemand ? await runOnDemand(deps, { ...(window ? { window } : {}), ...(values.to ? { to: values.to } : {}) }) : await runSendJob(deps);
+    if (!onDemand && !config.reports.enabled) io.stdout.write('reports.enabled is false: nothing to do\n');
+    if (events.length === 0) io.stdout.write(onDemand ? 'no evaluations in that period: nothing to report\n' : 'nothing to report\n');
     for (const e of events) io.stdout.write(`${dryRun ? '[dry run] ' : ''}${formatEvent(e)}\n`);
     return events.some((e) => e.kind === 'deferred') ? 75 : 0; // EX_TEMPFAIL: the timer retries
   } finally {
@@ -158,6 +193,10 @@ export const run: CliCommand = async (argv, io) => {
         return 64;
     }
   } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr.write(`mailanchor report ${sub}: ${(err as Error).message}\n${USAGE}`);
+      return 64;
+    }
     const d = describeError(err);
     io.stderr.write(`mailanchor report ${sub}: ${d.message}\n`);
     return d.code === 'INVALID' || d.code === 'SYNTAX' ? 78 : 1;
