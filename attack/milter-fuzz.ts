@@ -27,19 +27,8 @@ import { cstrings, encodeFrame, uint32 } from '../src/milter/codec.ts';
 import { SMFIC } from '../src/milter/constants.ts';
 import { MilterClient, POSTFIX_OFFER, sendMessage, type SimpleMessage } from '../src/milter/mta-client.ts';
 import { parseListenSpec } from '../src/config/schema.ts';
+import { prng } from '../test/support/prng.ts';
 import { startHostileDns, type HostileDns, type Rule, type Zone } from './hostile-dns.ts';
-
-/** mulberry32, as test/support/prng.ts: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Rng {
   (): number;

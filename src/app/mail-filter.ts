@@ -5,15 +5,28 @@
  */
 import type { Logger } from 'winston';
 import type { Registry } from 'prom-client';
+import type { DmarcCheck } from '../auth/results.ts';
 import type { Config } from '../config/sections.ts';
 import type { DnsLookup } from '../dns/types.ts';
 import type { EvaluationLog } from '../inbound/evaluation-log.ts';
-import type { SigningKeySource } from '../keys/signing-keys.ts';
+import type { SigningKey, SigningKeySource } from '../keys/signing-keys.ts';
 import type { ConnectInfo, FilterFactory, FilterRequirements, MilterFilter, SessionContext, Stage, Verdict } from '../milter/filter.ts';
 import { createInboundFilterFactory } from '../inbound/filter.ts';
 import { createOutboundFilterFactory } from '../outbound/filter.ts';
 import { compileNetworks } from '../policy/networks.ts';
+import type { Disposition } from '../policy/disposition.ts';
 import { decideTrust, type TrustPolicy } from '../policy/trust.ts';
+
+/**
+ * What the filters say about each message they finished, for the operator's metrics
+ * (src/app/mail-metrics.ts counts it). Told after the decision; it never changes one.
+ */
+export interface MailObserver {
+  /** An inbound message: its DMARC verdict and what was done with it. */
+  inbound(dmarc: DmarcCheck, disposition: Disposition): void;
+  /** An outbound message signed with these keys (one signature each). */
+  signed(keys: readonly SigningKey[]): void;
+}
 
 /** Everything a filter needs from the running process; built once by `mailanchor milter`. */
 export interface MailFilterDeps {
@@ -25,6 +38,8 @@ export interface MailFilterDeps {
   readonly evaluations: EvaluationLog | undefined;
   readonly keys: SigningKeySource;
   readonly now: () => number;
+  /** Metrics; absent in tests that do not look at them. */
+  readonly observer?: MailObserver;
 }
 
 /** Union of what both filters need; a stage is no-reply only if no filter can answer there. */

@@ -11,7 +11,7 @@ import type { ListenSpec } from '../config/schema.ts';
 import type { Config } from '../config/sections.ts';
 import { createResolver, type Resolver } from '../dns/resolver.ts';
 import { resolverOptions } from '../dns/config.ts';
-import { registerDnsMetrics } from '../dns/metrics.ts';
+import { createDnsMeter } from '../dns/metrics.ts';
 import type { DnsServer } from '../dns/types.ts';
 import { describeError } from '../errors.ts';
 import { KeystoreError } from '../keys/errors.ts';
@@ -28,7 +28,10 @@ import { createEvaluationWriter, type EvaluationWriter } from '../store/evaluati
 import { openStore, prepareStore, storeTarget } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import { OWN_TCP_LISTENERS } from './cluster.ts';
+import { startDaneMetrics, type DaneMetrics } from './dane-metrics.ts';
+import { registerKeystoreMetrics } from './keystore-metrics.ts';
 import type { MailFilterDeps } from './mail-filter.ts';
+import { registerMailMetrics } from './mail-metrics.ts';
 import { registerStoreMetrics } from './store-metrics.ts';
 
 export type FilterName = 'mail' | 'test-header';
@@ -124,9 +127,14 @@ export async function startRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'mailanchor_' });
 
-  const makeResolver = (c: Config): Resolver => createResolver(resolverOptions(c.dns, o.dns ? { servers: o.dns } : {}));
+  // The DNS meter outlives resolvers: its wire counters and the resolvers' totals survive a
+  // reload that builds a new resolver (src/dns/metrics.ts).
+  const meter = createDnsMeter(registry);
+  const dnsOptions = (c: Config) => resolverOptions(c.dns, o.dns ? { servers: o.dns } : {});
+  const makeResolver = (c: Config): Resolver => createResolver({ ...dnsOptions(c), transport: meter.transport });
   let resolver = makeResolver(config);
-  registerDnsMetrics(registry, { stats: () => resolver.stats() });
+  let resolverSettings = JSON.stringify(dnsOptions(config));
+  meter.use(resolver);
   if (o.worker) {
     new AggregatorRegistry(); // installs the IPC listener that answers the primary
     AggregatorRegistry.setRegistries([registry]);
@@ -200,8 +208,18 @@ export async function startRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
   const ks = keySource;
   registerStoreMetrics(registry, { ...(w ? { writer: () => w.stats() } : {}), ...(ks ? { keys: () => ks.stats() } : {}) });
 
-  const deps = (c: Config): MailFilterDeps => ({ config: c, logger, metrics: registry, dns: resolver, evaluations: writer, keys, now });
-  const factory = await buildFactory(filterName, deps(config));
+  // Metrics config (domains with their own label) is read once: a change needs a restart.
+  const observer = registerMailMetrics(registry, { domains: [...config.metrics.domains, ...Object.keys(config.keys.domains), ...config.reports.domains], topDomains: config.metrics.top_domains });
+  // Keystore and DANE state are the same for every worker: one process reports them.
+  let dane: DaneMetrics | undefined;
+  if (!o.worker || o.worker.id === 0) {
+    const unavailable = (): Promise<never> => Promise.reject(new Error('store unavailable'));
+    registerKeystoreMetrics(registry, { store: store?.keys ?? { list: unavailable, generation: unavailable }, config: () => config.keys, now });
+    dane = startDaneMetrics(registry, { config: () => config.dane, dns: () => resolver, now, logger });
+  }
+
+  const deps = (c: Config, dns: Resolver): MailFilterDeps => ({ config: c, logger, metrics: registry, dns, evaluations: writer, keys, now, observer });
+  const factory = await buildFactory(filterName, deps(config, resolver));
   const listen = o.listen && o.listen.length ? o.listen : config.milter.listen;
   const server = await startMilterServer({
     listen,
@@ -243,8 +261,13 @@ export async function startRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
         return false;
       }
       try {
-        resolver = makeResolver(next);
-        server.setFactory(await buildFactory(filterName, deps(next)));
+        // A new resolver (and an empty cache) only when the DNS settings changed.
+        const settings = JSON.stringify(dnsOptions(next));
+        const nextResolver = settings === resolverSettings ? resolver : makeResolver(next);
+        server.setFactory(await buildFactory(filterName, deps(next, nextResolver)));
+        resolver = nextResolver;
+        resolverSettings = settings;
+        meter.use(resolver);
         void keySource?.refresh();
       } catch (err) {
         logger.error('reload failed, still running on the previous config', describeError(err));
@@ -260,6 +283,7 @@ export async function startRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
       logger.info('stopping: draining milter sessions', { sessions: server.activeSessions, drain_ms: config.milter.drain_timeout });
       await server.close({ drainMs: config.milter.drain_timeout });
       await metricsEndpoint?.close();
+      dane?.stop();
       if (prepareTimer) clearTimeout(prepareTimer);
       keySource?.close();
       await writer?.close(Math.min(5_000, config.milter.drain_timeout));

@@ -92,6 +92,7 @@ const KEYSTORE: Record<KeystoreErrorCode, Rule> = {
   'config-invalid': EX.CONFIG,
   'import-failed': { errno: EX.DATAERR },
   'lease-lost': EX.TEMPFAIL, // another run took over the domain; the next pass continues
+  'lease-busy': EX.TEMPFAIL, // a rotation held the domain's lease the whole time: run again later
 };
 
 const PUBLISH: Record<PublishErrorCode, Rule> = {

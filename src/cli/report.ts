@@ -12,7 +12,8 @@ import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/sections.ts';
 import { parseDnsServer, resolverOptions } from '../dns/config.ts';
 import { createResolver } from '../dns/resolver.ts';
-import { runSendJob, type SendEvent } from '../reports/send-job.ts';
+import { parseRua } from '../reports/destinations.ts';
+import { runOnDemand, runSendJob, type SendEvent } from '../reports/send-job.ts';
 import { smtpTransport } from '../reports/smtp-client.ts';
 import { sendmailTransport, type MailTransport } from '../reports/transport.ts';
 import { EX, type ExitCode } from './exit-codes.ts';
@@ -38,7 +39,7 @@ export function formatEvent(e: SendEvent): string {
     case 'bad-row':
       return `evaluation #${e.id} skipped (kept in the store): ${e.reason}`;
     case 'generated':
-      return `report ${e.reportId} for ${e.policyDomain} ${iso(e.begin)}..${iso(e.end)}: ${e.messages} message(s), ${e.records} record(s) → ${e.destinations.join(', ') || '(no rua)'}`;
+      return `${e.onDemand ? 'on-demand report (not stored)' : 'report'} ${e.reportId} for ${e.policyDomain} ${iso(e.begin)}..${iso(e.end)}: ${e.messages} message(s), ${e.records} record(s) → ${e.destinations.join(', ') || '(no rua)'}`;
     case 'sent':
       return `sent ${e.reportId} to ${e.address}: ${e.detail}`;
     case 'would-send':
@@ -46,7 +47,9 @@ export function formatEvent(e: SendEvent): string {
     case 'skipped':
       return `not sending ${e.reportId} to ${e.address}: ${e.reason}`;
     case 'deferred':
-      return `deferred ${e.reportId} to ${e.address} (retried next run): ${e.reason}`;
+      return e.onDemand ? `not sent ${e.reportId} to ${e.address} (on-demand reports are not retried): ${e.reason}` : `deferred ${e.reportId} to ${e.address} (retried next run): ${e.reason}`;
+    case 'unauthorized':
+      return `waiting to send ${e.reportId} to ${e.address}: ${e.reason}; asked again on every run until ${new Date(e.until).toISOString()}`;
     case 'claimed-elsewhere':
       return `left ${e.reportId} to ${e.address} to another run (it holds the claim)`;
     case 'suppressed-now':
@@ -54,6 +57,21 @@ export function formatEvent(e: SendEvent): string {
     case 'pruned':
       return `pruned ${e.evaluations} evaluation(s) and ${e.reports} report(s)`;
   }
+}
+
+/** `START..END`: dates (UTC midnight) or ISO times; END is exclusive. */
+export function parsePeriod(text: string): { begin: number; end: number } {
+  const m = /^(.+?)\.\.(.+)$/.exec(text.trim());
+  const at = (v: string): number => {
+    const t = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v);
+    if (Number.isNaN(t)) throw new UsageError(`--period: not a date or time: ${v}`);
+    return t;
+  };
+  if (!m) throw new UsageError(`--period: expected START..END (e.g. 2026-11-22..2026-11-23), got ${JSON.stringify(text)}`);
+  const begin = at(m[1]!);
+  const end = at(m[2]!);
+  if (end <= begin) throw new UsageError(`--period: END must be after START (${text})`);
+  return { begin, end };
 }
 
 /** The transport, telling the progress line about each hand-off to the MTA (which may take seconds). */
@@ -80,17 +98,25 @@ export function watchedTransport(transport: MailTransport, progress: Progress): 
 }
 
 async function send(values: ReportValues, io: CliIo, config: Config, open: OpenStore): Promise<ExitCode> {
+  if (values.now && values.period) throw new UsageError('--now and --period exclude each other');
+  const onDemand = values.now === true || values.period !== undefined;
+  if (values.to !== undefined && !onDemand) throw new UsageError('--to applies to on-demand reports only (--now or --period)');
+  if (values.to !== undefined && typeof parseRua(`mailto:${values.to}`) === 'string') throw new UsageError(`--to: not a mail address: ${values.to}`);
+  const window = values.period ? parsePeriod(values.period) : undefined;
+  // Reports switched off: an on-demand run may still go to the admin, never to the rua addresses.
+  if (onDemand && !config.reports.enabled && values.to === undefined) throw new UsageError('reports.enabled is false: on-demand reports go only to an address given with --to');
   const progress = startProgress(io.stderr, 'report send', { env: io.env });
   io = guardIo(io, progress);
-  progress.set('generating the reports of the periods that have ended');
+  progress.set(onDemand ? 'generating the on-demand report' : 'generating the reports of the periods that have ended');
   const store = await open();
   try {
     const dns = createResolver(resolverOptions(config.dns, values.dns ? { servers: values.dns.map(parseDnsServer) } : {}));
     const dryRun = values['dry-run'] === true;
-    const events = await runSendJob({ evaluations: store.evaluations, ledger: store.ledger, config: config.reports, dns, transport: watchedTransport(transportFor(config), progress), now: Date.now, dryRun });
+    const deps = { evaluations: store.evaluations, ledger: store.ledger, config: config.reports, dns, transport: watchedTransport(transportFor(config), progress), now: Date.now, dryRun };
+    const events = onDemand ? await runOnDemand(deps, { ...(window ? { window } : {}), ...(values.to ? { to: values.to } : {}) }) : await runSendJob(deps);
     progress.done();
-    if (!config.reports.enabled) io.stdout.write('reports.enabled is false: nothing to do\n');
-    if (events.length === 0) io.stdout.write('nothing to report\n');
+    if (!onDemand && !config.reports.enabled) io.stdout.write('reports.enabled is false: nothing to do\n');
+    if (events.length === 0) io.stdout.write(onDemand ? 'no evaluations in that period: nothing to report\n' : 'nothing to report\n');
     for (const e of events) io.stdout.write(`${dryRun ? '[dry run] ' : ''}${formatEvent(e)}\n`);
     return events.some((e) => e.kind === 'deferred') ? EX.TEMPFAIL : EX.OK; // the timer retries
   } finally {

@@ -181,6 +181,7 @@ class InboundFilter implements MilterFilter {
     const sealed = verdict.kind === 'continue' ? await this.#seal(m, result, arValue) : undefined;
     if (sealed) modifications.push(...sealed.map((f) => ({ kind: 'insert-header', index: 0, name: f.name, value: f.value }) as const));
     this.#record(m, result, disposition);
+    this.#s.deps.observer?.inbound(result.dmarc, disposition);
     return { verdict, modifications, summary: this.#summary(result, disposition, sealed !== undefined, removals.length) };
   }
 

@@ -3,6 +3,7 @@
  * authoritative server must serve before a key may become active. Pure: no I/O.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import { parseKeyRecord } from '../auth/dkim/key-record.ts';
 import type { DkimAlgorithm } from './signing-keys.ts';
 
 /** A TXT character-string holds at most 255 octets (RFC 1035 §3.3.14). */
@@ -33,4 +34,20 @@ export function splitTxt(value: string): string[] {
   const parts: string[] = [];
   for (let i = 0; i < value.length; i += TXT_STRING_MAX) parts.push(value.slice(i, i + TXT_STRING_MAX));
   return parts.length === 0 ? [''] : parts;
+}
+
+/**
+ * Does this served record let verifiers check our signatures with this key? The same public
+ * key, of the algorithm's type, for email, and not restricted to other hashes (h=). A record
+ * written by someone else (OpenDKIM's `opendkim-genkey` adds `h=sha256`, tags in another
+ * order, strings split elsewhere) serves the key as well as our own text does.
+ */
+export function recordServesKey(text: string, algorithm: DkimAlgorithm, publicKeyPem: string): boolean {
+  const parsed = parseKeyRecord(text);
+  if (parsed.kind !== 'key') return false;
+  const k = parsed.key;
+  if (k.type !== (algorithm === 'ed25519-sha256' ? 'ed25519' : 'rsa')) return false;
+  if (k.hashes !== undefined && !k.hashes.includes('sha256')) return false;
+  const der = (key: KeyObject) => key.export({ type: 'spki', format: 'der' });
+  return der(k.key).equals(der(createPublicKey(publicKeyPem)));
 }

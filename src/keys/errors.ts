@@ -1,5 +1,5 @@
 import { MailanchorError } from '../errors.ts';
 
-export type KeystoreErrorCode = 'key-too-small' | 'selector-invalid' | 'selector-in-use' | 'store-unreadable' | 'config-invalid' | 'import-failed' | 'lease-lost';
+export type KeystoreErrorCode = 'key-too-small' | 'selector-invalid' | 'selector-in-use' | 'store-unreadable' | 'config-invalid' | 'import-failed' | 'lease-lost' | 'lease-busy';
 
 export class KeystoreError extends MailanchorError<KeystoreErrorCode> {}

@@ -15,7 +15,7 @@ import { describeError } from '../errors.ts';
 import type { Publisher } from '../publish/publisher.ts';
 import type { DnsRecord } from '../publish/zone-fragment.ts';
 import type { DomainKeysConfig } from './config.ts';
-import { dkimRecordForKey, dkimRecordValue, splitTxt } from './dkim-record.ts';
+import { dkimRecordForKey, dkimRecordValue, recordServesKey, splitTxt } from './dkim-record.ts';
 import { generateKey, nextSelector } from './generate.ts';
 import { KeystoreError } from './errors.ts';
 import { freeHostedSelector, hostedTargetName } from './hosted.ts';
@@ -62,6 +62,9 @@ export interface DomainReport {
  * a holder that died (or hangs) lets it lapse; another host then takes over after this long.
  */
 export const LEASE_MS = 10 * 60_000;
+
+/** The lease every change to a domain's keys is made under: rotation, `keys retire`, `keys import`. */
+export const domainLease = (domain: string): string => `keys:${domain}`;
 
 export const recordName = (domain: string, selector: string): string => `${selector}._domainkey.${domain}`;
 
@@ -140,7 +143,7 @@ async function observeTxt(domain: string, cfg: DomainKeysConfig, key: StoredKey,
   const servers = await observeAll({ zone, name, type: 'TXT', servers: cfg.nameservers, dns, timeoutMs }, (answer) => {
     ttl = Math.max(ttl, answer.ttl);
     const values = answer.records.map((r) => r.join(''));
-    if (values.includes(expected)) return { status: 'match' };
+    if (values.includes(expected) || values.some((v) => recordServesKey(v, key.algorithm, key.publicKeyPem))) return { status: 'match' };
     if (values.length === 0) return { status: 'missing', detail: answer.cnameChain.length ? `CNAME to ${answer.canonicalName ?? '?'} not served there` : 'not served yet' };
     return { status: 'mismatch', detail: 'serves a different key' };
   });
@@ -174,7 +177,7 @@ const TARGET: Partial<Record<LifecycleAction['type'], KeyState>> = {
 /** One pass for one domain. `rotateNow` forces a new key (idempotent while one is pending). */
 export async function rotateDomain(domain: string, cfg: DomainKeysConfig, deps: RotationDeps, options: { rotateNow?: boolean; holder?: string; leaseMs?: number } = {}): Promise<DomainReport> {
   const holder = options.holder ?? leaseHolder();
-  const lease = `keys:${domain}`;
+  const lease = domainLease(domain);
   const leaseMs = options.leaseMs ?? LEASE_MS;
   if (!(await deps.lease.acquire(lease, holder, deps.now(), leaseMs, staleHolder))) {
     return { domain, actions: [], keys: statusOf(await deps.store.list(domain), new Map()), skipped: 'another rotation holds the lease; nothing done' };

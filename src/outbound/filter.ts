@@ -95,6 +95,7 @@ class OutboundFilter implements MilterFilter {
       ),
     );
     const modifications: Modification[] = values.map((value) => ({ kind: 'insert-header', index: 0, name: 'DKIM-Signature', value }));
+    this.#deps.observer?.signed(choice.keys);
     return {
       verdict: { kind: 'continue' },
       modifications,

@@ -106,14 +106,36 @@ export interface BuildOutput {
   readonly skipped: { readonly id: number; readonly reason: string }[];
 }
 
-/**
- * Groups evaluations into reports for periods that have ended (`end <= now`) and start at or
- * after what is already reported for the domain. Evaluations of an unfinished period wait.
- */
-export function buildReports(input: BuildInput): BuildOutput {
+/** One report over `rows` (one policy domain, sorted by receipt) for [begin, end). */
+function aggregate(policyDomain: string, begin: number, end: number, prow: readonly StoredEvaluation[]): AggregateReport {
+  const groups = new Map<string, { ev: DmarcEvaluation; count: number }>();
+  for (const { evaluation: ev } of prow) {
+    const k = recordKey(ev);
+    const g = groups.get(k);
+    if (g) g.count++;
+    else groups.set(k, { ev, count: 1 });
+  }
+  const records: ReportRecord[] = [...groups.values()].map(({ ev, count }) => ({
+    sourceIp: ev.sourceIp,
+    count,
+    disposition: ev.disposition,
+    dkimAligned: ev.dkimAligned ? 'pass' : 'fail',
+    spfAligned: ev.spfAligned ? 'pass' : 'fail',
+    reasons: reasonsOf(ev),
+    headerFrom: ev.headerFrom.toLowerCase(),
+    envelopeFrom: ev.envelopeFrom.toLowerCase(),
+    ...(ev.envelopeTo ? { envelopeTo: ev.envelopeTo.toLowerCase() } : {}),
+    dkim: ev.dkim,
+    spf: ev.spf,
+  }));
+  return { policyDomain, begin, end, policy: prow[prow.length - 1]!.evaluation.policy!, records, messageCount: prow.length, evaluationIds: prow.map((r) => r.id) };
+}
+
+/** Valid rows by policy domain (sorted by receipt), and the rows skipped with the reason. */
+function byPolicyDomain(rows: readonly StoredEvaluation[]): { byDomain: Map<string, StoredEvaluation[]>; skipped: { id: number; reason: string }[] } {
   const skipped: { id: number; reason: string }[] = [];
   const byDomain = new Map<string, StoredEvaluation[]>();
-  for (const row of input.rows) {
+  for (const row of rows) {
     const why = invalidEvaluation(row.evaluation);
     if (why) {
       skipped.push({ id: row.id, reason: why });
@@ -124,9 +146,34 @@ export function buildReports(input: BuildInput): BuildOutput {
     list.push(row);
     byDomain.set(d, list);
   }
+  for (const list of byDomain.values()) list.sort((a, b) => a.evaluation.receivedAt - b.evaluation.receivedAt || a.id - b.id);
+  return { byDomain: new Map([...byDomain].sort(([a], [b]) => a.localeCompare(b))), skipped };
+}
+
+/**
+ * On-demand reports (`report send --now` / `--period`): one per policy domain over a window
+ * that need not be a period, or not have ended. `window(domain, rows)` gives it: a fixed
+ * [begin, end), or the domain's period in progress up to now. Rows outside are left out.
+ */
+export function buildWindowReports(rows: readonly StoredEvaluation[], window: (policy: PublishedPolicy) => { begin: number; end: number }): BuildOutput {
+  const { byDomain, skipped } = byPolicyDomain(rows);
   const reports: AggregateReport[] = [];
-  for (const [policyDomain, rows] of [...byDomain].sort(([a], [b]) => a.localeCompare(b))) {
-    rows.sort((a, b) => a.evaluation.receivedAt - b.evaluation.receivedAt || a.id - b.id);
+  for (const [policyDomain, list] of byDomain) {
+    const { begin, end } = window(list[list.length - 1]!.evaluation.policy!);
+    const inside = list.filter((r) => r.evaluation.receivedAt >= begin && r.evaluation.receivedAt < end);
+    if (inside.length) reports.push(aggregate(policyDomain, begin, end, inside));
+  }
+  return { reports, skipped };
+}
+
+/**
+ * Groups evaluations into reports for periods that have ended (`end <= now`) and start at or
+ * after what is already reported for the domain. Evaluations of an unfinished period wait.
+ */
+export function buildReports(input: BuildInput): BuildOutput {
+  const { byDomain, skipped } = byPolicyDomain(input.rows);
+  const reports: AggregateReport[] = [];
+  for (const [policyDomain, rows] of byDomain) {
     const latest = rows[rows.length - 1]!.evaluation.policy!;
     const length = periodLength(latest.ri, input.intervalMs);
     const from = input.reportedUntil.get(policyDomain) ?? -Infinity;
@@ -144,35 +191,7 @@ export function buildReports(input: BuildInput): BuildOutput {
     }
     for (const [begin, prow] of [...periods].sort(([a], [b]) => a - b)) {
       const end = periodOf(prow[0]!.evaluation.receivedAt, length).end;
-      const groups = new Map<string, { ev: DmarcEvaluation; count: number }>();
-      for (const { evaluation: ev } of prow) {
-        const k = recordKey(ev);
-        const g = groups.get(k);
-        if (g) g.count++;
-        else groups.set(k, { ev, count: 1 });
-      }
-      const records: ReportRecord[] = [...groups.values()].map(({ ev, count }) => ({
-        sourceIp: ev.sourceIp,
-        count,
-        disposition: ev.disposition,
-        dkimAligned: ev.dkimAligned ? 'pass' : 'fail',
-        spfAligned: ev.spfAligned ? 'pass' : 'fail',
-        reasons: reasonsOf(ev),
-        headerFrom: ev.headerFrom.toLowerCase(),
-        envelopeFrom: ev.envelopeFrom.toLowerCase(),
-        ...(ev.envelopeTo ? { envelopeTo: ev.envelopeTo.toLowerCase() } : {}),
-        dkim: ev.dkim,
-        spf: ev.spf,
-      }));
-      reports.push({
-        policyDomain,
-        begin,
-        end,
-        policy: prow[prow.length - 1]!.evaluation.policy!,
-        records,
-        messageCount: prow.length,
-        evaluationIds: prow.map((r) => r.id),
-      });
+      reports.push(aggregate(policyDomain, begin, end, prow));
     }
   }
   return { reports, skipped };

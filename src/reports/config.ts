@@ -51,6 +51,12 @@ export const reportsSection = object({
   ),
   /** Addresses (`a@b.example`) or domains (`b.example`, covering subdomains) never sent a report. */
   suppress: withDefault(list(str()), () => []),
+  /**
+   * An external destination without its `<domain>._report._dmarc.<dest>` consent record
+   * (RFC 9990 §6) is asked again on every run for this long after the report was made, so
+   * a record published later still gets the report; then the delivery is skipped for good.
+   */
+  authorization_retry: withDefault(duration({ min: 0, max: 60 * 86_400_000 }), 7 * 86_400_000),
   /** After this many permanent rejections of an address, it is suppressed. */
   bounce_limit: withDefault(int({ min: 1, max: 1000 }), 3),
   /** Evaluations older than this are deleted by `report send`. */

@@ -50,9 +50,17 @@ export function isExternal(policyDomain: string, destDomain: string): boolean {
   return !(a === b || a.endsWith(`.${b}`) || b.endsWith(`.${a}`));
 }
 
+/**
+ * `unauthorized`: the destination has not (yet) published its consent record. That is
+ * what a domain owner who points `rua=` at another domain meets first — RFC 9990 §6 is
+ * news to most (the seeds' hoster found out by testing) — and fixes a day later; so the
+ * send job keeps such a delivery and asks again on later runs (`reports.authorization_retry`).
+ * `refused` is final: the destination answered, and its answer forbids the report.
+ */
 export type Verification =
   | { readonly kind: 'internal' }
   | { readonly kind: 'authorized'; readonly name: string; readonly override?: readonly string[] }
+  | { readonly kind: 'unauthorized'; readonly name: string; readonly reason: string }
   | { readonly kind: 'refused'; readonly name: string; readonly reason: string }
   | { readonly kind: 'temporary'; readonly name: string; readonly reason: string };
 
@@ -66,14 +74,14 @@ export async function verifyDestination(dns: DnsLookup, policyDomain: string, de
   let records: readonly (readonly string[])[];
   try {
     const answer = await dns.query(name, 'TXT');
-    if (answer.rcode === 'NXDOMAIN') return { kind: 'refused', name, reason: `external destination not authorised: ${name} does not exist` };
+    if (answer.rcode === 'NXDOMAIN') return { kind: 'unauthorized', name, reason: `external destination not authorised: ${name} does not exist` };
     records = answer.records;
   } catch (err) {
     if (err instanceof DnsError) return { kind: 'temporary', name, reason: `DNS ${err.code} for ${name}` };
     throw err;
   }
   const valid = records.map((r) => r.join('')).filter((t) => /^v\s*=\s*DMARC1\s*(;|$)/.test(t));
-  if (valid.length === 0) return { kind: 'refused', name, reason: `external destination not authorised: no TXT "v=DMARC1" at ${name}` };
+  if (valid.length === 0) return { kind: 'unauthorized', name, reason: `external destination not authorised: no TXT "v=DMARC1" at ${name}` };
   // Step 9: the consumer may override the destination, but only on the same host.
   for (const txt of valid) {
     const rua = /(?:^|;)\s*rua\s*=\s*([^;]*)/i.exec(txt)?.[1];

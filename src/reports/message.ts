@@ -64,6 +64,8 @@ export interface MessageInput {
   readonly gz: Buffer;
   readonly now: number;
   readonly orgName: string;
+  /** An on-demand report: said in the text part too, so a human reader does not add it up with the scheduled one. */
+  readonly onDemandNote?: string;
 }
 
 /** The whole message, CRLF line ends, 7bit clean (base64 attachment, lines of 76). */
@@ -74,7 +76,8 @@ export function buildReportMessage(m: MessageInput): Buffer {
   const b64 = m.gz.toString('base64').replace(/.{1,76}/g, '$&\r\n');
   const note =
     `This is an aggregate DMARC report (RFC 9990) from ${m.orgName} for ${id.policyDomain},\r\n` +
-    `covering ${new Date(id.begin * 1000).toISOString()} to ${new Date(id.end * 1000).toISOString()}.\r\n`;
+    `covering ${new Date(id.begin * 1000).toISOString()} to ${new Date(id.end * 1000).toISOString()}.\r\n` +
+    (m.onDemandNote ? `\r\n${m.onDemandNote.replace(/\r?\n/g, '\r\n')}\r\n` : '');
   const headers = [
     `From: ${m.from}`,
     `To: ${m.to.join(', ')}`,

@@ -9,7 +9,7 @@
  */
 import { gunzipSync } from 'node:zlib';
 import type { DnsLookup } from '../dns/types.ts';
-import { buildReports, type AggregateReport } from './aggregate.ts';
+import { buildReports, buildWindowReports, periodLength, periodOf, type AggregateReport } from './aggregate.ts';
 import type { ReportsConfig } from './config.ts';
 import { parseRua, suppressedBy, verifyDestination, type Destination } from './destinations.ts';
 import { ReportError } from './errors.ts';
@@ -25,11 +25,14 @@ const LEASE_MS = 10 * 60_000;
 
 export type SendEvent =
   | { readonly kind: 'bad-row'; readonly id: number; readonly reason: string }
-  | { readonly kind: 'generated'; readonly reportId: string; readonly policyDomain: string; readonly begin: number; readonly end: number; readonly messages: number; readonly records: number; readonly destinations: readonly string[] }
+  | { readonly kind: 'generated'; readonly reportId: string; readonly policyDomain: string; readonly begin: number; readonly end: number; readonly messages: number; readonly records: number; readonly destinations: readonly string[]; readonly onDemand?: true }
   | { readonly kind: 'sent'; readonly reportId: string; readonly address: string; readonly detail: string }
   | { readonly kind: 'would-send'; readonly reportId: string; readonly address: string; readonly detail: string }
   | { readonly kind: 'skipped'; readonly reportId: string; readonly address: string; readonly reason: string }
-  | { readonly kind: 'deferred'; readonly reportId: string; readonly address: string; readonly reason: string }
+  /** `onDemand`: not stored, so not retried. */
+  | { readonly kind: 'deferred'; readonly reportId: string; readonly address: string; readonly reason: string; readonly onDemand?: true }
+  /** The destination has not published its consent record yet: asked again on later runs until `until` (ms). */
+  | { readonly kind: 'unauthorized'; readonly reportId: string; readonly address: string; readonly reason: string; readonly until: number }
   | { readonly kind: 'claimed-elsewhere'; readonly reportId: string; readonly address: string }
   | { readonly kind: 'suppressed-now'; readonly address: string; readonly reason: string }
   | { readonly kind: 'pruned'; readonly evaluations: number; readonly reports: number };
@@ -57,8 +60,16 @@ function identityOf(r: StoredReport): ReportIdentity {
   return { policyDomain: r.policyDomain, submitter: r.reportId.slice(at + 1), begin: r.beginAt, end: r.endAt - 1, uniqueId: r.reportId.slice(0, at) };
 }
 
-function plan(report: AggregateReport, config: ReportsConfig): PlannedReport {
-  const uniqueId = newUniqueId();
+/** How an on-demand report is marked: its unique-id, its report_metadata/error and its text part. */
+interface OnDemandMark {
+  readonly note: string;
+}
+
+/** RFC 9990 §5.1: the unique-id is 1*(ALPHA / DIGIT), so the mark is a letters-only prefix. */
+export const ON_DEMAND_PREFIX = 'ondemand';
+
+function plan(report: AggregateReport, config: ReportsConfig, mark?: OnDemandMark): PlannedReport {
+  const uniqueId = `${mark ? ON_DEMAND_PREFIX : ''}${newUniqueId()}`;
   const identity: ReportIdentity = {
     policyDomain: report.policyDomain,
     submitter: config.submitter,
@@ -68,7 +79,7 @@ function plan(report: AggregateReport, config: ReportsConfig): PlannedReport {
     uniqueId,
   };
   const reportId = reportIdOf(identity);
-  const xml = renderReportXml(report, { orgName: config.org_name, email: config.email, extraContactInfo: config.extra_contact_info, reportId, generator: GENERATOR });
+  const xml = renderReportXml(report, { orgName: config.org_name, email: config.email, extraContactInfo: config.extra_contact_info, reportId, generator: GENERATOR, ...(mark ? { error: mark.note } : {}) });
   const deliveries: PlannedReport['deliveries'] = [];
   const seen = new Set<string>();
   for (const uri of report.policy.rua) {
@@ -131,15 +142,23 @@ async function check(
   dest: Destination,
   size: number,
   suppressions: readonly string[],
-): Promise<{ kind: 'skip'; reason: string } | { kind: 'defer'; reason: string } | { kind: 'ok'; to: string; note: string }> {
+  options: { readonly verify?: boolean; readonly retry?: boolean } = {},
+): Promise<{ kind: 'skip'; reason: string } | { kind: 'defer'; reason: string } | { kind: 'wait'; reason: string; until: number } | { kind: 'ok'; to: string; note: string }> {
   const hit = suppressedBy(dest.address, suppressions);
   if (hit) return { kind: 'skip', reason: `suppressed (${hit})` };
-  const v = await verifyDestination(deps.dns, report.policyDomain, dest);
+  const v = options.verify === false ? ({ kind: 'internal' } as const) : await verifyDestination(deps.dns, report.policyDomain, dest);
   if (v.kind === 'refused') return { kind: 'skip', reason: v.reason };
+  if (v.kind === 'unauthorized') {
+    // RFC 9990 §6 leaves open how long a report may wait for consent; we ask again on each run
+    // for `authorization_retry`, then give up (docs/reports.md "External destinations").
+    const until = (report.createdAt || deps.now()) + deps.config.authorization_retry;
+    if (options.retry !== false && deps.now() < until) return { kind: 'wait', reason: v.reason, until };
+    return { kind: 'skip', reason: options.retry === false ? v.reason : `${v.reason} (asked on every run for ${Math.round(deps.config.authorization_retry / 86_400_000)} days)` };
+  }
   if (v.kind === 'temporary') return { kind: 'defer', reason: `cannot verify external destination now: ${v.reason}` };
   let to = dest.address;
   let maxSize = dest.maxSize;
-  let note = v.kind === 'internal' ? 'same domain' : `authorised by ${v.name}`;
+  let note = options.verify === false ? 'address given by hand' : v.kind === 'internal' ? 'same domain' : `authorised by ${v.name}`;
   if (v.kind === 'authorized' && v.override && v.override.length > 0) {
     const o = parseRua(v.override[0]!);
     if (typeof o !== 'string') {
@@ -196,6 +215,12 @@ export async function deliverReports(deps: SendJobDeps, planned: readonly Planne
       events.push({ kind: 'deferred', reportId: rid, address: w.address, reason: verdict.reason });
       continue;
     }
+    if (verdict.kind === 'wait') {
+      // Left pending with the reason: `report show` says what the destination must publish.
+      if (!deps.dryRun) await ledger.markFailed(rid, w.address, deps.now(), verdict.reason);
+      events.push({ kind: 'unauthorized', reportId: rid, address: w.address, reason: verdict.reason, until: verdict.until });
+      continue;
+    }
     if (deps.dryRun) {
       events.push({ kind: 'would-send', reportId: rid, address: verdict.to, detail: `${size} bytes via ${deps.transport.describe} (${verdict.note})` });
       continue;
@@ -223,6 +248,76 @@ export async function deliverReports(deps: SendJobDeps, planned: readonly Planne
         }
       } else if (!(err instanceof ReportError)) {
         throw err;
+      }
+    }
+  }
+  return events;
+}
+
+export interface OnDemandOptions {
+  /** [begin, end) in ms; absent: each policy domain's period in progress, up to now. */
+  readonly window?: { readonly begin: number; readonly end: number };
+  /** Send every report to this address instead of the policy's rua destinations. */
+  readonly to?: string;
+}
+
+const isoSecond = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+
+/**
+ * `report send --now` / `--period START..END`: reports made on demand, e.g. for an admin to
+ * test delivery before the period has ended. They are never stored: the ledger's per-domain
+ * cursor does not move, so the scheduled report of the period is made and sent as usual, in
+ * full, once the period has ended; and nothing is retried. Each is marked (Report-ID and file
+ * name `ondemand…`, report_metadata/error, the text part) so that neither a receiver nor a
+ * human adds it up with the scheduled one. The delivery checks are the scheduled run's —
+ * suppression, the external destination check (answered once: no waiting for consent), size
+ * limits — unless `to` names the one address to send to (the operator chose it; no rua, no
+ * consent needed). With `dryRun` nothing is sent.
+ */
+export async function runOnDemand(deps: SendJobDeps, o: OnDemandOptions = {}): Promise<SendEvent[]> {
+  const { config } = deps;
+  const now = deps.now();
+  const fixed = o.window ? { begin: o.window.begin, end: Math.min(o.window.end, now) } : undefined;
+  const { rows, bad } = await deps.evaluations.list({ from: fixed?.begin ?? 0, to: fixed?.end ?? now });
+  const built = buildWindowReports(rows, (p) => fixed ?? { begin: periodOf(now, periodLength(p.ri, config.interval)).begin, end: now });
+  const events: SendEvent[] = [...bad, ...built.skipped].map((b) => ({ kind: 'bad-row', id: b.id, reason: b.reason }) as const);
+  const suppressions = [...config.suppress, ...(await deps.ledger.listSuppressions()).map((x) => x.entry)];
+  for (const report of built.reports) {
+    const note =
+      `On-demand report for ${isoSecond(report.begin)} to ${isoSecond(report.end - 1)}, made by "mailanchor report send ${o.window ? '--period' : '--now'}". ` +
+      'It is not the scheduled report for this period: that one covers the whole period and is sent once the period has ended. Do not add the two up.';
+    const p = plan(report, config, { note });
+    const targets = o.to ? [{ address: o.to, uri: `mailto:${o.to}`, state: 'pending' as const }] : p.deliveries;
+    events.push({ kind: 'generated', reportId: p.stored.reportId, policyDomain: p.stored.policyDomain, begin: p.stored.beginAt, end: p.stored.endAt, messages: p.stored.messageCount, records: p.stored.recordCount, destinations: targets.map((d) => d.address), onDemand: true });
+    const identity = identityOf(p.stored);
+    for (const t of targets) {
+      const rid = p.stored.reportId;
+      const dest = parseRua(t.uri);
+      if (t.state === 'skipped' || typeof dest === 'string') {
+        events.push({ kind: 'skipped', reportId: rid, address: t.address, reason: typeof dest === 'string' ? dest : (t.reason ?? '') });
+        continue;
+      }
+      const message = (to: string) => buildReportMessage({ identity, from: config.email, to: [to], gz: p.gz, now: deps.now(), orgName: config.org_name, onDemandNote: note });
+      const size = message(dest.address).length;
+      const verdict = await check(deps, { ...p.stored, createdAt: now }, dest, size, suppressions, { verify: o.to === undefined, retry: false });
+      if (verdict.kind === 'skip' || verdict.kind === 'wait') {
+        events.push({ kind: 'skipped', reportId: rid, address: t.address, reason: verdict.reason });
+        continue;
+      }
+      if (verdict.kind === 'defer') {
+        events.push({ kind: 'deferred', reportId: rid, address: t.address, reason: verdict.reason, onDemand: true });
+        continue;
+      }
+      if (deps.dryRun) {
+        events.push({ kind: 'would-send', reportId: rid, address: verdict.to, detail: `${size} bytes via ${deps.transport.describe} (${verdict.note})` });
+        continue;
+      }
+      try {
+        const accepted = await deps.transport.send({ from: config.email, to: verdict.to, data: message(verdict.to) });
+        events.push({ kind: 'sent', reportId: rid, address: verdict.to, detail: `${accepted} (${verdict.note})` });
+      } catch (err) {
+        if (!(err instanceof ReportError)) throw err;
+        events.push({ kind: 'deferred', reportId: rid, address: t.address, reason: err.message, onDemand: true });
       }
     }
   }

@@ -16,6 +16,11 @@ export interface ReportMeta {
   readonly extraContactInfo?: string | undefined;
   readonly reportId: string;
   readonly generator: string;
+  /**
+   * report_metadata/error (RFC 9990 §2.1 ReportMetadataType; RFC 7489 Appendix C): a note
+   * about how the report was made. Used to mark on-demand reports (`report send --now`).
+   */
+  readonly error?: string | undefined;
 }
 
 export function xmlEscape(s: string): string {
@@ -81,6 +86,8 @@ export function renderReportXml(report: AggregateReport, meta: ReportMeta): stri
   // RFC 9990 §2.1.1: end is the last second covered, inclusive (as Google and 7489 senders use it).
   x += el('end', Math.floor(report.end / 1000) - 1, '      ');
   x += '    </date_range>\n';
+  // After date_range: RFC 7489's sequence order (9990's xs:all takes any order).
+  if (meta.error) x += el('error', meta.error, '    ');
   x += el('generator', meta.generator, '    ');
   x += '  </report_metadata>\n';
   x += '  <policy_published>\n';

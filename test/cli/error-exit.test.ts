@@ -12,7 +12,7 @@ import { DaneError } from '../../src/dane/errors.ts';
 import { DnsError } from '../../src/dns/types.ts';
 import { MailanchorError } from '../../src/errors.ts';
 import { exitFor } from '../../src/cli/error-exit.ts';
-import { EX, SYSEXITS } from '../../src/cli/exit-codes.ts';
+import { EX, SYSEXITS, type SysExit } from '../../src/cli/exit-codes.ts';
 import { KeystoreError } from '../../src/keys/errors.ts';
 import { main } from '../../src/cli/main.ts';
 import { MilterListenError } from '../../src/milter/server.ts';
@@ -26,7 +26,7 @@ import { prng } from '../support/prng.ts';
 const errno = (code: string): Error => Object.assign(new Error(code), { code });
 
 test('each layer\'s codes, then the errno of the cause, then EX_SOFTWARE', (t) => {
-  const table: [unknown, number][] = [
+  const table: [unknown, SysExit][] = [
     [new ConfigError('UNREADABLE', '/etc/x.yml', [], errno('ENOENT')), EX.NOINPUT],
     [new ConfigError('UNREADABLE', '/etc/x.yml', [], errno('EACCES')), EX.NOPERM],
     [new ConfigError('UNREADABLE', '/etc/x.yml', [], errno('EISDIR')), EX.NOINPUT],

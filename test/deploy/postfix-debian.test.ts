@@ -22,7 +22,7 @@ import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dkimRecordForKey } from '../../src/keys/dkim-record.ts';
+import { dkimRecordForKey, splitTxt } from '../../src/keys/dkim-record.ts';
 import { stopChild } from '../support/child.ts';
 import { pythonDkimVerify } from '../support/dkim-verifiers.ts';
 import { dovecotMissing, startDovecotAuth, type DovecotAuth } from '../support/dovecot-auth.ts';
@@ -85,10 +85,12 @@ async function startMilterFor(queueDir: string, name: string): Promise<Milter> {
   const key = join(dir, `${name}-s1.key`);
   execFileSync('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', key], { stdio: 'ignore' });
   chownSync(key, uidOf('mailanchor'), -1);
-  const imported = runAsService(unit, `/opt/mailanchor/bin/mailanchor keys import --domain anchor.test --selector ${name} --key ${key} --config /etc/mailanchor/mailanchor.yml`, o);
-  if (imported.status !== 0 || !/imported rsa-sha256 .* as active/.test(imported.output)) throw new Error(`keys import: ${imported.output}`);
   const pub = execFileSync('openssl', ['pkey', '-in', key, '-pubout'], { encoding: 'utf8' });
   records[`${name}._domainkey.anchor.test`] = dkimRecordForKey('rsa-sha256', pub);
+  // `keys import` makes a key active only once every authoritative server serves its record.
+  await knot!.setRecords('anchor.test', [{ name: `${name}._domainkey`, type: 'TXT', data: splitTxt(dkimRecordForKey('rsa-sha256', pub)).map((x) => `"${x}"`).join(' ') }]);
+  const imported = runAsService(unit, `/opt/mailanchor/bin/mailanchor keys import --domain anchor.test --selector ${name} --key ${key} --nameserver ${knot!.address} --config /etc/mailanchor/mailanchor.yml`, o);
+  if (imported.status !== 0 || !/imported rsa-sha256 .* as active/.test(imported.output)) throw new Error(`keys import: ${imported.output}`);
 
   runStartPre(unit, o);
   const child = spawnExecStart(unit, o);

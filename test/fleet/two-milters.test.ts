@@ -163,7 +163,9 @@ it('a key imported through one host signs on both; a rotation run on one host is
   writeFileSync(keyFile, imported.privateKeyPem, { mode: 0o600 });
   await knot.setRecords(DOMAIN, [{ name: 'imp1._domainkey', type: 'TXT', ttl: 1, data: splitTxt(dkimRecordForKey('rsa-sha256', imported.publicKeyPem)).map((s) => `"${s}"`).join(' ') }]);
   const io = captureIo(dir);
-  t.is(await keysCli(['import', '--domain', DOMAIN, '--selector', 'imp1', '--key', keyFile, '--store', url], io), 0, io.err());
+  // The import checks the record on the domain's authoritative server before the key is active.
+  t.is(await keysCli(['import', '--domain', DOMAIN, '--selector', 'imp1', '--key', keyFile, '--store', url, '--dns', knot.address, '--nameserver', knot.address], io), 0, io.err());
+  t.regex(io.out(), /as active/);
 
   await startHost('a');
   await startHost('b');

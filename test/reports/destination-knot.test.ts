@@ -1,7 +1,9 @@
 /**
  * External destination verification (RFC 9990 §6, the seed's `baaten.com._report._dmarc.traxotic.net`)
  * against a real Knot DNS on loopback through the shared resolver, with delivery to smtp-sink:
- * authorised → sent; not authorised → skipped with the reason; DNS down → deferred.
+ * authorised → sent; not authorised (yet) → kept and asked again on later runs, sent once the
+ * record is published, skipped for good after `authorization_retry`; a consent record that
+ * redirects elsewhere → skipped; DNS down → deferred.
  */
 import test from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -52,7 +54,7 @@ it('verification answers: authorised, wildcard, refused, override on the same ho
   t.like(await verifyDestination(dns, 'baaten.test', dest('mailto:dmarc@traxotic.test')), { kind: 'authorized', name: 'baaten.test._report._dmarc.traxotic.test' });
   t.like(await verifyDestination(dns, 'anything.test', dest('mailto:r@wild.test')), { kind: 'authorized' });
   const refused = await verifyDestination(dns, 'baaten.test', dest('mailto:dmarc@nobody.test'));
-  t.like(refused, { kind: 'refused' });
+  t.like(refused, { kind: 'unauthorized' });
   t.regex((refused as { reason: string }).reason, /baaten\.test\._report\._dmarc\.nobody\.test does not exist/);
   const wrongTxt = await verifyDestination(dns, 'unrelated.test', dest('mailto:dmarc@traxotic.test'));
   t.regex((wrongTxt as { reason: string }).reason, /no TXT "v=DMARC1"/);
@@ -65,7 +67,7 @@ it('verification answers: authorised, wildcard, refused, override on the same ho
   t.like(await verifyDestination(dns, 'baaten.test', dest('mailto:dmarc@mail.baaten.test')), { kind: 'internal' });
 });
 
-it('the job: authorised destinations are sent, the unauthorised one is skipped with its reason', async (t) => {
+it('the job: authorised destinations are sent, the unauthorised one waits with its reason', async (t) => {
   const db = await openTestStore(join(dir, 'store.db'));
   const rua = ['mailto:dmarc@traxotic.test', 'mailto:dmarc@nobody.test', 'mailto:postmaster@baaten.test', 'mailto:dmarc@redirect.test'];
   await writeEvaluations(db, [evaluation({ domain: 'baaten.test', policy: policy('baaten.test', { rua, p: 'quarantine' }) })]);
@@ -77,8 +79,9 @@ it('the job: authorised destinations are sent, the unauthorised one is skipped w
   t.is(state['dmarc@traxotic.test']!.state, 'sent');
   t.regex(state['dmarc@traxotic.test']!.reason!, /authorised by baaten\.test\._report\._dmarc\.traxotic\.test/);
   t.is(state['postmaster@baaten.test']!.state, 'sent');
-  t.is(state['dmarc@nobody.test']!.state, 'skipped');
+  t.is(state['dmarc@nobody.test']!.state, 'pending', 'kept: the destination may publish its consent later');
   t.regex(state['dmarc@nobody.test']!.reason!, /not authorised: baaten\.test\._report\._dmarc\.nobody\.test does not exist/);
+  t.like(events.find((e) => e.kind === 'unauthorized'), { address: 'dmarc@nobody.test', until: T0 + DAY + 7 * DAY });
   t.is(state['dmarc@redirect.test']!.state, 'sent');
   const rcpts = (await sink!.messages()).map((m) => m.rcpt).sort();
   t.deepEqual(rcpts, ['dmarc@traxotic.test', 'other@redirect.test', 'postmaster@baaten.test']);
@@ -100,5 +103,49 @@ it('DNS down: the external destination is deferred, not skipped, and nothing is 
   // DNS back: the next run verifies and sends.
   const again = await runSendJob({ evaluations: db.evaluations, ledger: db.ledger, config, dns: createResolver({ servers: [knot!.server] }), transport, now: () => T0 + DAY + 3_600_000 });
   t.deepEqual(again.map((e) => e.kind), ['sent']);
+  await db.close();
+});
+
+it('the seeds\' lesson: refused for a missing _report._dmarc record, the owner adds it, the next run sends; a later run sends nothing more', async (t) => {
+  const db = await openTestStore(join(dir, 'store-late.db'));
+  await writeEvaluations(db, [evaluation({ domain: 'late.test', policy: policy('late.test', { rua: ['mailto:dmarc@nobody.test'] }) })]);
+  const config = reportsSection({ settle: '0s', org_name: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
+  const transport = smtpTransport({ host: '127.0.0.1', port: sink!.port, helo: 'anchor.test', timeoutMs: 5000 });
+  const sentTo = async () => (await sink!.messages()).filter((m) => m.rcpt === 'dmarc@nobody.test' && /Report Domain: late\.test/.test(m.raw.toString('latin1'))).length;
+  // Each run is a new process (the daily timer): a fresh resolver, so no negative cache carries over.
+  const run = (at: number) => runSendJob({ evaluations: db.evaluations, ledger: db.ledger, config, dns: createResolver({ servers: [knot!.server] }), transport, now: () => at });
+
+  const first = await run(T0 + DAY);
+  t.deepEqual(first.map((e) => e.kind), ['generated', 'unauthorized']);
+  t.is(await sentTo(), 0, 'nothing sent while the destination has not consented');
+  t.is((await db.ledger.listDeliveries())[0]!.state, 'pending');
+
+  const second = await run(T0 + 2 * DAY);
+  t.deepEqual(second.map((e) => e.kind), ['unauthorized'], 'asked again, still missing, still kept');
+
+  await knot!.setRecords('nobody.test', [{ name: 'late.test._report._dmarc', type: 'TXT', data: '"v=DMARC1"' }]);
+  const third = await run(T0 + 3 * DAY);
+  t.deepEqual(third.map((e) => e.kind), ['sent']);
+  t.regex((third[0] as { detail: string }).detail, /authorised by late\.test\._report\._dmarc\.nobody\.test/);
+  t.is(await sentTo(), 1);
+  const fourth = await run(T0 + 4 * DAY);
+  t.deepEqual(fourth.map((e) => e.kind), [], 'sent once: nothing more');
+  t.is(await sentTo(), 1);
+  await knot!.removeRecords('nobody.test', [{ name: 'late.test._report._dmarc', type: 'TXT' }]);
+  await db.close();
+});
+
+it('a destination that never consents is skipped for good after authorization_retry', async (t) => {
+  const db = await openTestStore(join(dir, 'store-never.db'));
+  await writeEvaluations(db, [evaluation({ domain: 'never.test', policy: policy('never.test', { rua: ['mailto:dmarc@nobody.test'] }) })]);
+  const config = reportsSection({ settle: '0s', org_name: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test', authorization_retry: '2d' }, 'reports', []);
+  const transport = smtpTransport({ host: '127.0.0.1', port: sink!.port, helo: 'anchor.test', timeoutMs: 5000 });
+  const run = (at: number) => runSendJob({ evaluations: db.evaluations, ledger: db.ledger, config, dns: createResolver({ servers: [knot!.server] }), transport, now: () => at });
+  t.deepEqual((await run(T0 + DAY)).map((e) => e.kind), ['generated', 'unauthorized']);
+  t.deepEqual((await run(T0 + 2 * DAY)).map((e) => e.kind), ['unauthorized']);
+  const last = await run(T0 + 3 * DAY);
+  t.deepEqual(last.map((e) => e.kind), ['skipped']);
+  t.regex((last[0] as { reason: string }).reason, /does not exist \(asked on every run for 2 days\)/);
+  t.is((await db.ledger.listDeliveries())[0]!.state, 'skipped');
   await db.close();
 });

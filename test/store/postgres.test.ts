@@ -103,10 +103,12 @@ it('keys import --store postgresql://… works with no config file', async (t) =
   const keyFile = join(dir, 'imp.private');
   writeFileSync(keyFile, generateKey('rsa-sha256').privateKeyPem, { mode: 0o600 });
   const io = captureIo(dir);
-  t.is(await keysCli(['import', '--domain', 'imp.test', '--selector', 'mail', '--key', keyFile, '--store', pg.url(db)], io), 0, io.err());
-  t.regex(io.out(), /imp\.test mail: imported rsa-sha256 .* as active/);
+  // No DNS here (a closed loopback port): the key is stored, published, until DNS shows it.
+  const closed = `127.0.0.1:${await freePort()}`;
+  t.is(await keysCli(['import', '--domain', 'imp.test', '--selector', 'mail', '--key', keyFile, '--store', pg.url(db), '--dns', closed, '--nameserver', closed], io), 0, io.err());
+  t.regex(io.out(), /imp\.test mail: imported rsa-sha256 .* as published/);
   t.is(await keysCli(['list', '--store', pg.url(db)], io), 0, io.err());
-  t.regex(io.out(), /^imp\.test mail rsa-sha256 active /m);
+  t.regex(io.out(), /^imp\.test mail rsa-sha256 published /m);
   t.false((io.out() + io.err()).includes(pg.password));
 });
 
