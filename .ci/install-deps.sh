@@ -3,8 +3,9 @@
 # Unbound, PostgreSQL (the fleet store; tests run their own cluster with initdb + pg_ctl)
 # and the independent oracles (miltertest, python3-dkim and python3-authres, which its ARC
 # sealing needs, OpenDKIM, hash-slinger, xmllint, Chromium), Dovecot (the IMAP report import's
-# tests, and SASL for the deployment test's submission service) and swaks' TLS
-# (libnet-ssleay-perl). Idempotent; safe to run on a developer machine as root.
+# tests, and SASL for the deployment test's submission service), swaks' TLS
+# (libnet-ssleay-perl) and the man pages' two linters (man-db's `man --warnings`, mandoc's
+# `-T lint`). Idempotent; safe to run on a developer machine as root.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(
@@ -12,6 +13,7 @@ PKGS=(
   knot knot-dnsutils unbound ldnsutils
   miltertest python3-dkim python3-authres opendkim opendkim-tools opendmarc rspamd
   hash-slinger libxml2-utils chromium openssl systemd
+  man-db mandoc
   dmarc-cat
   dovecot-imapd
   postgresql

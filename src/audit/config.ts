@@ -1,14 +1,15 @@
 /** The `audit:` section of the config file. Owner: the audit feature; every key documented in mailanchor.example.yml. */
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { domain, duration, int, list, object, optional, str, withDefault, type Decoder, type Infer } from '../config/schema.ts';
+import { described, domain, duration, int, list, object, optional, str, withDefault, type Decoder, type Infer } from '../config/schema.ts';
 import { defaultStateDir } from '../store/config.ts';
 
-const ipAddress = (): Decoder<string> => (v, path, issues) => {
-  if (typeof v === 'string' && isIP(v.trim()) !== 0) return v.trim();
-  issues.push({ path, message: `expected an IPv4 or IPv6 address, got ${JSON.stringify(v)}` });
-  return undefined as unknown as string;
-};
+const ipAddress = (): Decoder<string> =>
+  described('IPv4 or IPv6 address', (v, path, issues) => {
+    if (typeof v === 'string' && isIP(v.trim()) !== 0) return v.trim();
+    issues.push({ path, message: `expected an IPv4 or IPv6 address, got ${JSON.stringify(v)}` });
+    return undefined as unknown as string;
+  });
 
 export const auditSection = object({
   /** Our outbound (sending) addresses: each needs a forward-confirmed PTR and must pass every audited domain's SPF. */
@@ -30,7 +31,7 @@ export const auditSection = object({
   /** PEM file of extra CAs trusted for the MTA-STS policy fetch (a private CA, a test lab), besides Node's bundled roots. */
   ca_file: optional(str()),
   /** Where the audit remembers the MTA-STS policies it saw (to flag a policy changed without a new id). */
-  state_dir: withDefault(str(), () => join(defaultStateDir(), 'audit')),
+  state_dir: withDefault(str(), () => join(defaultStateDir(), 'audit'), '$STATE_DIRECTORY/audit, else /var/lib/mailanchor/audit'),
   /** Prometheus textfile (node_exporter --collector.textfile.directory) written after each run; off when absent. */
   metrics_file: optional(str()),
 });

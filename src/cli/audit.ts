@@ -1,14 +1,15 @@
 /**
  * `mailanchor audit [DOMAIN…] [--all] [--dns HOST[:PORT]]… [--selector S]… [--connect]
  *                  [--json | --html FILE] [--metrics-file FILE] [--config FILE] …`
+ * (options: specs/audit.ts)
  *
  * Every check of docs/audit.md for each domain, on every authoritative server. Exit 0 when
- * no check says fail or error, 1 when one does, 2 when the audit cannot run (usage, config).
- * A progress line goes to stderr when it is a terminal.
+ * no check says fail or error, 1 when one does, 2 when the audit cannot run (usage, config):
+ * the answer contract of docs/audit.md, kept instead of sysexits (exit-codes.ts `ANSWER`).
+ * A progress line goes to stderr when it is a terminal (progress.ts).
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { auditDomains, type AuditSettings } from '../audit/runner.ts';
 import { AuditDns, countingTransport } from '../audit/dns-context.ts';
 import { configuredDomains } from '../audit/domains.ts';
@@ -23,23 +24,12 @@ import { createResolver } from '../dns/resolver.ts';
 import { describeError } from '../errors.ts';
 import type { StoredKey } from '../keys/key-store.ts';
 import { openStore, storeTarget } from '../store/open.ts';
+import { ANSWER, type AnswerExit } from './exit-codes.ts';
 import type { CliCommand, CliIo } from './io.ts';
-
-const USAGE = `usage: mailanchor audit [DOMAIN…] [--all] [--dns HOST[:PORT]]… [--selector S]… [--connect]
-                       [--json | --html FILE] [--verbose] [--metrics-file FILE]
-                       [--concurrency N] [--timeout SEC] [--store FILE] [--ca-file PEM] [--config FILE]
-  --all             every domain the config knows (keys, hosted, DANE sites, report domains, audit.domains)
-  --dns             resolver(s) to use (a validating one, e.g. a local Unbound); default dns.servers
-  --selector        a DKIM selector to check for every domain, besides the keystore's
-  --connect         STARTTLS to every MX address (DANE) and the MTA-STS policy over HTTPS
-  --json            the JSON report (docs/audit.md) on stdout
-  --html FILE       one self-contained HTML page
-  --verbose         text report: ok results too
-  --metrics-file    Prometheus textfile for node_exporter (default audit.metrics_file)
-exit: 0 nothing fails, 1 a check says fail or error, 2 usage or config error
-`;
-
-class UsageError extends Error {}
+import { answer, UsageError, usageFailure } from './outcome.ts';
+import { parseCommand } from './parse.ts';
+import { startProgress } from './progress.ts';
+import { AUDIT } from './specs/audit.ts';
 
 const SELECTOR = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$/i;
 
@@ -51,47 +41,24 @@ function positiveInt(v: string | undefined, name: string, max: number): number |
 }
 
 export const run: CliCommand = async (argv, io) => {
+  const parsed = parseCommand(AUDIT, argv);
+  if (parsed.kind !== 'run') return answer(parsed, io);
   try {
-    return await audit(argv, io);
+    return await audit(parsed.values, parsed.positionals, io);
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr.write(`mailanchor audit: ${(err as Error).message}\n\n${USAGE}`);
-      return 2;
-    }
+    if (err instanceof UsageError) return usageFailure(parsed.invocation, err.message, io);
     if (err instanceof ConfigError) {
       io.stderr.write(err.issues.map((i) => `mailanchor audit: ${formatIssue(i)}\n`).join(''));
-      return 2;
+      return ANSWER.UNKNOWN;
     }
     io.stderr.write(`mailanchor audit: ${describeError(err).message}\n`);
-    return 2;
+    return ANSWER.UNKNOWN;
   }
 };
 
-async function audit(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    options: {
-      config: { type: 'string' },
-      all: { type: 'boolean' },
-      dns: { type: 'string', multiple: true },
-      selector: { type: 'string', multiple: true },
-      connect: { type: 'boolean' },
-      json: { type: 'boolean' },
-      html: { type: 'string' },
-      verbose: { type: 'boolean', short: 'v' },
-      'metrics-file': { type: 'string' },
-      concurrency: { type: 'string' },
-      timeout: { type: 'string' },
-      store: { type: 'string' },
-      'ca-file': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
+type AuditValues = Extract<ReturnType<typeof parseCommand<typeof AUDIT>>, { kind: 'run' }>['values'];
+
+async function audit(values: AuditValues, positionals: readonly string[], io: CliIo): Promise<AnswerExit> {
   if (values.json && values.html !== undefined) throw new UsageError('--json and --html are alternatives: give one');
   const selectors = (values.selector ?? []).map((s) => s.toLowerCase());
   for (const s of selectors) if (!SELECTOR.test(s)) throw new UsageError(`--selector ${JSON.stringify(s)} is not a DNS label`);
@@ -163,15 +130,20 @@ async function audit(argv: readonly string[], io: CliIo): Promise<number> {
     now: Date.now,
   };
 
-  const tty = (io.stderr as { isTTY?: boolean }).isTTY === true;
+  const progress = startProgress(io.stderr, 'audit', { env: io.env });
   let failing = 0;
-  const progress = (d: DomainAudit, done: number, total: number) => {
+  progress.set(`0/${domains.length} domains`);
+  const onDone = (d: DomainAudit, done: number, total: number) => {
     const st = domainStatus(d);
     if (st === 'fail' || st === 'error') failing++;
-    if (tty) io.stderr.write(`\r\x1b[Kaudit: ${done}/${total} domains, ${failing} with fail/error, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    progress.set(`${done}/${total} domains, ${failing} with fail/error`);
   };
-  const results: DomainAudit[] = await auditDomains(domains, dns, settings, { concurrency: concurrency ?? config.audit.concurrency, onDone: progress });
-  if (tty) io.stderr.write('\r\x1b[K');
+  let results: DomainAudit[];
+  try {
+    results = await auditDomains(domains, dns, settings, { concurrency: concurrency ?? config.audit.concurrency, onDone });
+  } finally {
+    progress.done();
+  }
   const finished = new Date();
 
   if (values.json) io.stdout.write(renderJson(results, finished));
@@ -191,9 +163,9 @@ async function audit(argv: readonly string[], io: CliIo): Promise<number> {
       await writeMetricsFile(metricsFile, renderMetrics(results, finished, finished.getTime() - started));
     } catch (err) {
       io.stderr.write(`mailanchor audit: metrics file ${metricsFile} not written: ${describeError(err).message}\n`);
-      return 1;
+      return ANSWER.NO;
     }
   }
   const s = summary(results);
-  return s.fail + s.error > 0 ? 1 : 0;
+  return s.fail + s.error > 0 ? ANSWER.NO : ANSWER.YES;
 }

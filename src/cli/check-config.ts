@@ -1,20 +1,24 @@
 /**
  * `mailanchor check-config [--config FILE] [--store FILE|URL] [--print [--non-default]]`: like
  * `postfix check` — silent and exit 0 when the file is valid; otherwise every problem with
- * its key and line, exit 1. Also checks what is cheap to check outside the file: the store's
+ * its key and line, exit 78 (EX_CONFIG). Also checks what is cheap to check outside the file: the store's
  * directory and unix socket directories. `--print` writes the effective configuration to
  * stdout with every default marked (like `postconf` / `opendkim -n`); `--non-default` (`-n`)
  * only what the file sets (like `postconf -n`).
  */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ConfigError, formatIssue, loadConfig } from '../config/load.ts';
 import { printConfig } from '../config/print.ts';
 import { configSchema, type Config } from '../config/sections.ts';
 import { describeError } from '../errors.ts';
 import { storeTarget } from '../store/open.ts';
+import { exitFor } from './error-exit.ts';
+import { EX } from './exit-codes.ts';
 import type { CliCommand } from './io.ts';
+import { answer } from './outcome.ts';
+import { parseCommand } from './parse.ts';
+import { CHECK_CONFIG } from './specs/check-config.ts';
 
 /** Problems visible only outside the file; pure apart from filesystem reads. */
 export function runtimeProblems(config: Config, options: { readonly store?: string } = {}): string[] {
@@ -56,17 +60,9 @@ function existingAncestor(dir: string): string {
 }
 
 export const run: CliCommand = async (argv, io) => {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: { config: { type: 'string' }, store: { type: 'string' }, verbose: { type: 'boolean', short: 'v' }, print: { type: 'boolean' }, 'non-default': { type: 'boolean', short: 'n' } },
-      strict: true,
-    }));
-  } catch (err) {
-    io.stderr.write(`mailanchor check-config: ${(err as Error).message}\nusage: mailanchor check-config [--config FILE] [--store FILE|URL] [-v] [--print [--non-default]]\n`);
-    return 64;
-  }
+  const parsed = parseCommand(CHECK_CONFIG, argv);
+  if (parsed.kind !== 'run') return answer(parsed, io);
+  const { values } = parsed;
   try {
     const { config, source, raw } = await loadConfig(values.config);
     if (values.print || values['non-default']) {
@@ -79,13 +75,13 @@ export const run: CliCommand = async (argv, io) => {
     const problems = runtimeProblems(config, values.store !== undefined ? { store: values.store } : {});
     for (const p of problems) io.stderr.write(`mailanchor: ${source}: ${p}\n`);
     if (values.verbose && problems.length === 0) io.stdout.write(`${source}: ok\n`);
-    return problems.length ? 1 : 0;
+    return problems.length ? EX.CONFIG : EX.OK;
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const i of err.issues) io.stderr.write(`mailanchor: ${err.context['file'] as string}: ${formatIssue(i)}\n`);
     } else {
       io.stderr.write(`mailanchor: ${describeError(err).message}\n`);
     }
-    return 1;
+    return exitFor(err);
   }
 };

@@ -1,3 +1,5 @@
+import type { ExitCode } from './exit-codes.ts';
+
 /** What a CLI command may touch, so each command runs in-process in tests. */
 export interface CliIo {
   readonly stdout: NodeJS.WritableStream;
@@ -6,7 +8,7 @@ export interface CliIo {
   readonly cwd: string;
 }
 
-/** A subcommand: parses its own argv, returns the process exit code. */
-export type CliCommand = (argv: readonly string[], io: CliIo) => Promise<number>;
+/** A command: parses its argv with its spec (parse.ts), returns its exit status (exit-codes.ts). */
+export type CliCommand = (argv: readonly string[], io: CliIo) => Promise<ExitCode>;
 
 export const processIo = (): CliIo => ({ stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });

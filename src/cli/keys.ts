@@ -1,44 +1,35 @@
 /**
  * `mailanchor keys list|status|rotate|generate|publish|retire|import`
  *   [--config FILE] [--store FILE|postgresql://…] [--dns HOST[:PORT]]… [--domain D]
- * `rotate` is idempotent and safe to run hourly (systemd timer or cron); exit 0 when every
- * domain is fine or waiting, 1 when a domain failed.
+ * (options: specs/keys.ts). `rotate` is idempotent and safe to run hourly (systemd timer or
+ * cron); exit 0 when every domain is fine or waiting, 75 (EX_TEMPFAIL) when a domain failed
+ * and the next pass retries it. On a terminal, rotate and status show which domain and key
+ * the nameservers are being asked about (progress.ts).
  */
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ConfigError, formatIssue, loadConfig } from '../config/load.ts';
 import { parseDnsServer, resolverOptions } from '../dns/config.ts';
 import { createResolver } from '../dns/resolver.ts';
-import { describeError } from '../errors.ts';
 import type { DomainKeysConfig } from '../keys/config.ts';
-import { KeystoreError } from '../keys/errors.ts';
 import { describeObservation } from '../keys/lifecycle.ts';
 import { assertPrivateFile, datasetSpec, parseKeyTable, parseSigningTable, planImport, readImportKey, signingTableSpec, type ImportPlan, type KeyTableEntry } from '../keys/opendkim-import.ts';
 import { importKey, retireKey, type OperatorDeps } from '../keys/operator-actions.ts';
 import type { DkimAlgorithm } from '../keys/signing-keys.ts';
 import { publisherFromConfig } from '../keys/publisher-from-config.ts';
 import { customerCnames } from '../keys/hosted.ts';
-import { observeKey, recordSet, rotateDomain, type DomainReport } from '../keys/rotate.ts';
+import { observeKey, publishedName, recordSet, rotateDomain, type DomainReport } from '../keys/rotate.ts';
 import { domainDefaults } from '../keys/config.ts';
 import { createLogger } from '../log/logger.ts';
 import type { Store } from '../store/store.ts';
+import { exitFor } from './error-exit.ts';
+import { EX, type ExitCode } from './exit-codes.ts';
 import type { CliCommand, CliIo } from './io.ts';
 import { openCommandStore } from './open-store.ts';
-
-const USAGE = `usage: mailanchor keys <list|status|rotate|generate|publish|retire|import> [--config FILE] [--store FILE|postgresql://USER@HOST:PORT/DB] [--dns HOST[:PORT]]... [--domain D]
-  list                      every key: domain, selector, algorithm, state, since
-  status                    what each key waits for (asks every authoritative nameserver)
-  rotate [--now]            one rotation pass for every configured domain (cron/timer)
-  generate --domain D       start a rotation now (new keys, published, activated when seen)
-  publish --domain D        publish the domain's record set again (repair)
-  retire --domain D --selector S   retire a key by hand (it stays published until revoked)
-  import --keytable FILE [--signingtable [refile:]FILE]   take over OpenDKIM keys (docs/migrating-from-opendkim.md)
-  import --opendkim-conf /etc/opendkim.conf                 the same, with the tables opendkim.conf names
-  import --domain D --selector S --key FILE                 one key file
-         [--nameserver HOST[:PORT]]...   the authoritative servers to check the keys on (default: each domain's
-                                         keys.domains nameservers, else its NS)
-`;
+import { answer, failure, UsageError } from './outcome.ts';
+import { parseCommand } from './parse.ts';
+import { guardIo, NO_PROGRESS, startProgress } from './progress.ts';
+import { KEYS } from './specs/keys.ts';
 
 function line(r: DomainReport, io: CliIo): void {
   io.stdout.write(`${r.domain}:${r.skipped ? ` skipped (${r.skipped})` : ''}${r.error ? ` ERROR ${r.error}` : ''}\n`);
@@ -50,50 +41,28 @@ function line(r: DomainReport, io: CliIo): void {
 }
 
 export const run: CliCommand = async (argv, io) => {
-  const [sub, ...rest] = argv;
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: rest,
-      options: {
-        config: { type: 'string' },
-        store: { type: 'string' },
-        dns: { type: 'string', multiple: true },
-        domain: { type: 'string' },
-        selector: { type: 'string' },
-        key: { type: 'string' },
-        keytable: { type: 'string' },
-        signingtable: { type: 'string' },
-        'opendkim-conf': { type: 'string' },
-        nameserver: { type: 'string', multiple: true },
-        now: { type: 'boolean' },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    io.stderr.write(`mailanchor keys: ${(err as Error).message}\n${USAGE}`);
-    return 64;
-  }
-  if (!sub || !['list', 'status', 'rotate', 'generate', 'publish', 'retire', 'import'].includes(sub)) {
-    io.stderr.write(USAGE);
-    return 64;
-  }
+  const parsed = parseCommand(KEYS, argv);
+  if (parsed.kind !== 'run') return answer(parsed, io);
+  const { sub, values, invocation } = parsed;
   let config;
   try {
     ({ config } = await loadConfig(values.config));
   } catch (err) {
-    if (err instanceof ConfigError) io.stderr.write(err.issues.map((i) => `mailanchor keys: ${formatIssue(i)}\n`).join(''));
-    else io.stderr.write(`mailanchor keys: ${describeError(err).message}\n`);
-    return 1;
+    if (!(err instanceof ConfigError)) return failure(invocation, err, io);
+    io.stderr.write(err.issues.map((i) => `mailanchor keys: ${formatIssue(i)}\n`).join(''));
+    return exitFor(err);
   }
+  // Asking every nameserver about every waiting key can take a while: say where it is.
+  const progress = sub === 'rotate' || sub === 'generate' || sub === 'status' ? startProgress(io.stderr, `keys ${sub}`, { env: io.env }) : NO_PROGRESS;
+  io = guardIo(io, progress);
   const logger = createLogger(config.log, io.stderr);
   const dns = createResolver(resolverOptions(config.dns, values.dns ? { servers: values.dns.map(parseDnsServer) } : {}));
   let opened: Store;
   try {
     opened = await openCommandStore(config, values.store, io.cwd);
   } catch (err) {
-    io.stderr.write(`mailanchor keys: ${describeError(err).message}\n`);
-    return 1;
+    progress.done();
+    return failure(invocation, err, io);
   }
   try {
     const domains = config.keys.domains;
@@ -118,11 +87,13 @@ export const run: CliCommand = async (argv, io) => {
     switch (sub) {
       case 'list': {
         for (const k of await store.list(values.domain?.toLowerCase())) io.stdout.write(`${k.domain} ${k.selector} ${k.algorithm} ${k.state} ${new Date(k.stateSince).toISOString()}\n`);
-        return 0;
+        return EX.OK;
       }
       case 'status': {
         const extra = values.domain ? [] : await unconfigured(store, domains);
-        for (const d of [...selected, ...extra]) {
+        const all = [...selected, ...extra];
+        for (const [i, d] of all.entries()) {
+          progress.set(`${i + 1}/${all.length} domains, ${d}`);
           io.stdout.write(`${d}:${extra.includes(d) ? ' (not in keys.domains: never rotated)' : ''}\n`);
           const hosted = cfgFor(d).hosted;
           if (hosted) {
@@ -130,30 +101,35 @@ export const run: CliCommand = async (argv, io) => {
             for (const c of customerCnames(hosted, d, cfgFor(d).algorithms)) io.stdout.write(`    ${c}\n`);
           }
           for (const k of (await store.list(d)).filter((x) => x.state !== 'removed')) {
+            if (k.state === 'published') progress.set(`${i + 1}/${all.length} domains, ${d}: asking its nameservers for ${publishedName(d, cfgFor(d), k.selector).name}`);
             const w = k.state === 'published' ? describeObservation(await observeKey(d, cfgFor(d), k, dns, 3000)) : k.state === 'active' ? `signing; rotation due ${new Date(k.stateSince + cfgFor(d).lifetime).toISOString()}` : '';
             io.stdout.write(`  ${k.selector.padEnd(14)} ${k.algorithm.padEnd(15)} ${k.state.padEnd(9)} since ${new Date(k.stateSince).toISOString()}${w ? `  — ${w}` : ''}\n`);
           }
         }
-        return 0;
+        return EX.OK;
       }
       case 'rotate':
       case 'generate': {
         if (sub === 'generate' && !values.domain) throw new UsageError('generate needs --domain');
-        let failed = false;
-        for (const d of selected) {
-          const r = await rotateDomain(d, cfgFor(d), rdeps, { rotateNow: sub === 'generate' || values.now === true });
+        let failed = 0;
+        for (const [i, d] of selected.entries()) {
+          const where = (): string => `${i + 1}/${selected.length} domains${failed ? `, ${failed} failed` : ''}, ${d}`;
+          progress.set(where());
+          const r = await rotateDomain(d, cfgFor(d), { ...rdeps, onObserve: (o) => progress.set(`${where()}: asking its nameservers for ${o.name}`) }, { rotateNow: sub === 'generate' || values.now === true });
           line(r, io);
-          failed ||= r.error !== undefined;
+          if (r.error !== undefined) failed++;
         }
+        progress.done();
         if (sub === 'rotate' && !values.domain) for (const d of await unconfigured(store, domains)) io.stdout.write(`${d}: not rotated: it has keys in the store but is not in keys.domains (add it there; docs/keys.md "Imported domains")\n`);
-        return failed ? 1 : 0;
+        // The domain's error is printed; the next pass (the hourly timer) tries it again.
+        return failed ? EX.TEMPFAIL : EX.OK;
       }
       case 'publish': {
         if (!values.domain) throw new UsageError('publish needs --domain');
         const d = values.domain.toLowerCase();
         await publishers.get(d)!.publish(recordSet(d, cfgFor(d), await store.list(d), new Map()));
         io.stdout.write(`${d}: record set published\n`);
-        return 0;
+        return EX.OK;
       }
       case 'retire': {
         if (!values.domain || !values.selector) throw new UsageError('retire needs --domain and --selector');
@@ -162,28 +138,22 @@ export const run: CliCommand = async (argv, io) => {
         if (!r.ok) throw new UsageError(r.reason);
         io.stdout.write(`${d} ${r.key.selector}: retired (stays published for ${Math.round(cfgFor(d).retire_period / 86_400_000)} days)\n`);
         if (r.leavesNoActive) io.stderr.write(`warning: no active ${r.key.algorithm} key left for ${d}; run \`mailanchor keys generate --domain ${d}\`\n`);
-        return 0;
+        return EX.OK;
       }
       case 'import': {
         const ns = values.nameserver?.map(parseDnsServer);
         return await importCommand(values, io, operatorDeps, ns ? (d) => ({ ...cfgFor(d), nameservers: ns }) : cfgFor, (d) => Object.hasOwn(domains, d));
       }
     }
-    return 64;
   } catch (err) {
-    if (err instanceof UsageError) {
-      io.stderr.write(`mailanchor keys: ${err.message}\n`);
-      return 64;
-    }
-    io.stderr.write(`mailanchor keys: ${describeError(err).message}\n`);
-    // EX_TEMPFAIL: a rotation held the domain's lease the whole time; running again later works.
-    return err instanceof KeystoreError && err.code === 'lease-busy' ? 75 : 1;
+    progress.done();
+    // A rotation that held the domain's lease the whole time is EX_TEMPFAIL (error-exit.ts): running again later works.
+    return failure(invocation, err, io);
   } finally {
+    progress.done();
     await opened.close();
   }
 };
-
-class UsageError extends Error {}
 
 /** Domains with live keys in the store that keys.domains does not list: nothing rotates them. */
 async function unconfigured(store: Store['keys'], domains: Readonly<Record<string, unknown>>): Promise<string[]> {
@@ -208,7 +178,7 @@ function readOpendkimConf(file: string): { keyTable?: string; signingTable?: str
 
 type ImportValues = { keytable?: string | undefined; signingtable?: string | undefined; 'opendkim-conf'?: string | undefined; domain?: string | undefined; selector?: string | undefined; key?: string | undefined };
 
-async function importCommand(values: ImportValues, io: CliIo, deps: OperatorDeps, cfgFor: (d: string) => DomainKeysConfig, configured: (d: string) => boolean): Promise<number> {
+async function importCommand(values: ImportValues, io: CliIo, deps: OperatorDeps, cfgFor: (d: string) => DomainKeysConfig, configured: (d: string) => boolean): Promise<ExitCode> {
   let plan: ImportPlan;
   let keyTableFile: string | undefined;
   if (values.domain && values.selector && values.key) {
@@ -272,5 +242,6 @@ async function importCommand(values: ImportValues, io: CliIo, deps: OperatorDeps
       if (mappings.length) io.stdout.write(`  signing_domains:\n${mappings.map(([from, d]) => `    ${from}: ${d}\n`).join('')}`);
     }
   }
-  return failed ? 1 : 0;
+  // A key the store's state refuses (printed, with the reason): the input does not fit.
+  return failed ? EX.DATAERR : EX.OK;
 }

@@ -1,38 +1,88 @@
 #!/usr/bin/env node
 /**
- * `mailanchor <command> …`: dispatches to one module per subcommand, loaded lazily so
- * `mailanchor tlsa` does not load the milter. Each module exports `run: CliCommand`.
+ * `mailanchor <command> …`: dispatches to one module per command, loaded lazily so
+ * `mailanchor tlsa` does not load the milter. Each module exports `run: CliCommand`; the
+ * commands' specs (src/cli/specs/) are plain data, so the help here loads none of them.
+ *
+ *   mailanchor --help | -h | help [COMMAND [SUBCOMMAND]]
+ *   mailanchor --version | -V
  */
+import { EX, type ExitCode } from './exit-codes.ts';
+import { groupHelp, leafHelp, wrapText } from './help.ts';
 import type { CliCommand, CliIo } from './io.ts';
 import { processIo } from './io.ts';
+import { COMMANDS, PROGRAM } from './specs/index.ts';
+import { versionLine } from './version.ts';
 
-const COMMANDS: Record<string, { module: string; summary: string }> = {
-  milter: { module: './milter.ts', summary: 'run the milter (inbound verification, outbound signing)' },
-  'check-config': { module: './check-config.ts', summary: 'validate the config file, like `postfix check`' },
-  keys: { module: './keys.ts', summary: 'DKIM keystore: list|status|generate|rotate|publish|retire|import' },
-  tlsa: { module: './tlsa.ts', summary: 'DANE TLSA records: compute, rollover, check, sidecar' },
-  report: { module: './report.ts', summary: 'DMARC aggregate reports: send|show|read|import|page' },
-  audit: { module: './audit.ts', summary: 'domain audit: NS, DNSSEC, MX, PTR, SPF, DKIM, DMARC, DANE, MTA-STS, TLS-RPT' },
-  store: { module: './store.ts', summary: 'the store: migrate (schema, or SQLite → PostgreSQL) | status' },
+/** The module of each command of specs/index.ts. */
+export const MODULES: Readonly<Record<string, string>> = {
+  milter: './milter.ts',
+  'check-config': './check-config.ts',
+  keys: './keys.ts',
+  tlsa: './tlsa.ts',
+  report: './report.ts',
+  audit: './audit.ts',
+  store: './store.ts',
 };
 
-function usage(): string {
-  const rows = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(14)} ${c.summary}`);
-  return `usage: mailanchor <command> [options]\n\ncommands:\n${rows.join('\n')}\n\nEvery command takes --config FILE (default /etc/mailanchor/mailanchor.yml, built-in defaults if absent);\nevery command that uses the store takes --store FILE|postgresql://USER@HOST:PORT/DB.\n`;
+export function programHelp(): string {
+  const col = Math.max(...COMMANDS.map((c) => c.name.length)) + 4;
+  const rows = COMMANDS.flatMap((c) => {
+    const body = wrapText(c.summary, ' '.repeat(col + 2));
+    return [`  ${c.name.padEnd(col)}${body[0]!.trimStart()}`, ...body.slice(1)];
+  });
+  return [
+    'usage: mailanchor <command> [options]',
+    '       mailanchor <command> --help',
+    '       mailanchor --version',
+    '',
+    ...wrapText(PROGRAM.summary),
+    '',
+    'Commands:',
+    ...rows,
+    '',
+    'Every command takes --config FILE (default /etc/mailanchor/mailanchor.yml, built-in',
+    'defaults if absent); every command that uses the store takes --store FILE|URL.',
+    'Exit statuses are those of sysexits(3) (64 usage, 78 config, 75 try again later …);',
+    'audit, tlsa check and tlsa --deploy-check answer 0/1/2. See mailanchor(8).',
+    '',
+  ].join('\n');
+}
+
+function helpFor(words: readonly string[], io: CliIo): ExitCode {
+  const [name, sub] = words;
+  if (name === undefined) {
+    io.stdout.write(programHelp());
+    return EX.OK;
+  }
+  const spec = COMMANDS.find((c) => c.name === name);
+  const leaf = sub === undefined ? undefined : spec?.subcommands?.find((s) => s.name === sub);
+  if (!spec || (sub !== undefined && !leaf)) {
+    io.stderr.write(`mailanchor help: no command "${words.join(' ')}"\n\n${programHelp()}`);
+    return EX.USAGE;
+  }
+  io.stdout.write(leaf ? leafHelp({ prefix: ['mailanchor', spec.name], parent: spec, spec: leaf }) : spec.subcommands ? groupHelp(['mailanchor'], spec) : leafHelp({ prefix: ['mailanchor'], spec }));
+  return EX.OK;
 }
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    io.stdout.write(usage());
-    return name ? 0 : 64;
+  if (name === undefined) {
+    io.stderr.write(programHelp());
+    return EX.USAGE;
   }
-  const entry = COMMANDS[name];
-  if (!entry) {
-    io.stderr.write(`mailanchor: unknown command "${name}"\n\n${usage()}`);
-    return 64;
+  if (name === '--help' || name === '-h') return helpFor([], io);
+  if (name === 'help') return helpFor(rest, io);
+  if (name === '--version' || name === '-V') {
+    io.stdout.write(`${versionLine()}\n`);
+    return EX.OK;
   }
-  const mod = (await import(entry.module)) as { run: CliCommand };
+  const module = MODULES[name];
+  if (!module) {
+    io.stderr.write(`mailanchor: unknown ${name.startsWith('-') ? 'option' : 'command'} "${name}"\n\n${programHelp()}`);
+    return EX.USAGE;
+  }
+  const mod = (await import(module)) as { run: CliCommand };
   return mod.run(rest, io);
 }
 

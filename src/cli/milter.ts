@@ -9,7 +9,6 @@
  * they belong to (src/app/process-errors.ts).
  */
 import cluster from 'node:cluster';
-import { parseArgs } from 'node:util';
 import { ConfigError, formatIssue, loadConfig } from '../config/load.ts';
 import { metricsCollision } from '../config/listen-collision.ts';
 import { formatListenSpec, parseHostPort, parseListenSpec, type ListenSpec } from '../config/schema.ts';
@@ -21,91 +20,55 @@ import { reportListening, resolveWorkers, startPrimary, workerId, workerListen }
 import { installProcessErrorPolicy } from '../app/process-errors.ts';
 import { startRuntime, type FilterName } from '../app/runtime.ts';
 import { createLogger } from '../log/logger.ts';
+import { exitFor } from './error-exit.ts';
+import { EX, type ExitCode } from './exit-codes.ts';
 import type { CliCommand } from './io.ts';
-
-const USAGE =
-  'usage: mailanchor milter [--config FILE] [--store FILE|postgresql://USER@HOST:PORT/DB] [--listen inet:HOST:PORT|inet6:[ADDR]:PORT|unix:/path]... [--socket-mode MODE] [--socket-group GROUP] [--metrics-listen HOST:PORT|off] [--dns HOST[:PORT]]... [--filter mail|test-header] [--workers N|auto]\n';
+import { answer, usageFailure } from './outcome.ts';
+import { parseCommand } from './parse.ts';
+import { MILTER } from './specs/milter.ts';
 
 export const run: CliCommand = async (argv, io) => {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        config: { type: 'string' },
-        store: { type: 'string' },
-        listen: { type: 'string', multiple: true },
-        'metrics-listen': { type: 'string' },
-        dns: { type: 'string', multiple: true },
-        filter: { type: 'string' },
-        workers: { type: 'string' },
-        'socket-mode': { type: 'string' },
-        'socket-group': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    io.stderr.write(`mailanchor milter: ${(err as Error).message}\n${USAGE}`);
-    return 64;
-  }
-  if (values.help) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
+  const parsed = parseCommand(MILTER, argv);
+  if (parsed.kind !== 'run') return answer(parsed, io);
+  const { values, invocation } = parsed;
+  const usage = (message: string): ExitCode => usageFailure(invocation, message, io);
   const listen: ListenSpec[] = [];
   for (const l of values.listen ?? []) {
     const spec = parseListenSpec(l);
-    if (!spec) {
-      io.stderr.write(`mailanchor milter: --listen ${l}: expected inet:HOST:PORT, inet6:[ADDR]:PORT or unix:/path\n`);
-      return 64;
-    }
+    if (!spec) return usage(`--listen ${l}: expected inet:HOST:PORT, inet6:[ADDR]:PORT or unix:/path`);
     listen.push(spec);
   }
   let metricsListen: { host: string; port: number } | 'off' | undefined;
   const ml = values['metrics-listen'];
   if (ml !== undefined) {
     const hp = ml === 'off' ? 'off' : parseHostPort(ml, 9465);
-    if (!hp) {
-      io.stderr.write(`mailanchor milter: --metrics-listen ${ml}: expected HOST:PORT or off\n`);
-      return 64;
-    }
+    if (!hp) return usage(`--metrics-listen ${ml}: expected HOST:PORT or off`);
     metricsListen = hp;
   }
   let dns: DnsServer[];
   try {
     dns = (values.dns ?? []).map(parseDnsServer);
   } catch (err) {
-    io.stderr.write(`mailanchor milter: --dns: ${(err as Error).message}\n`);
-    return 64;
+    return usage(`--dns: ${(err as Error).message}`);
   }
   const filter = (values.filter ?? 'mail') as FilterName;
-  if (filter !== 'mail' && filter !== 'test-header') {
-    io.stderr.write(`mailanchor milter: --filter ${filter}: expected mail or test-header\n`);
-    return 64;
-  }
+  if (filter !== 'mail' && filter !== 'test-header') return usage(`--filter ${filter}: expected mail or test-header`);
 
   let workers: number | undefined;
   if (values.workers !== undefined) {
     workers = values.workers === 'auto' ? resolveWorkers('auto') : Number(values.workers);
-    if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
-      io.stderr.write(`mailanchor milter: --workers ${values.workers}: expected auto or a whole number from 1 to 64\n`);
-      return 64;
-    }
+    if (!Number.isInteger(workers) || workers < 1 || workers > 64) return usage(`--workers ${values.workers}: expected auto or a whole number from 1 to 64`);
   }
   let socketMode: number | undefined;
   if (values['socket-mode'] !== undefined) {
-    if (!/^0?[0-7]{3,4}$/.test(values['socket-mode'])) {
-      io.stderr.write(`mailanchor milter: --socket-mode ${values['socket-mode']}: expected an octal mode such as 0660\n`);
-      return 64;
-    }
+    if (!/^0?[0-7]{3,4}$/.test(values['socket-mode'])) return usage(`--socket-mode ${values['socket-mode']}: expected an octal mode such as 0660`);
     socketMode = parseInt(values['socket-mode'], 8);
   }
   const socket = { ...(socketMode !== undefined ? { mode: socketMode } : {}), ...(values['socket-group'] ? { group: values['socket-group'] } : {}) };
-  const cannotStart = (err: unknown): number => {
+  const cannotStart = (err: unknown): ExitCode => {
     if (err instanceof ConfigError) io.stderr.write(`mailanchor milter: ${err.context['file'] as string}:\n${err.issues.map((i) => `  ${formatIssue(i)}`).join('\n')}\n`);
     else io.stderr.write(`mailanchor milter: cannot start: ${describeError(err).message}\n`);
-    return 1;
+    return exitFor(err);
   };
 
   // The primary reads the file once here (for `workers`); a worker reads it in startRuntime.
@@ -123,10 +86,8 @@ export const run: CliCommand = async (argv, io) => {
     const clash = metricsCollision(effective, loaded.metrics.listen);
     if (clash !== undefined) {
       const where = (what: string, flag: string, given: boolean): string => (given ? flag : `${what} in ${values.config ?? 'the config'}`);
-      io.stderr.write(
-        `mailanchor milter: ${where('milter.listen', '--listen', listen.length > 0)} ${formatListenSpec(effective[clash]!)} is also ${where('metrics.listen', '--metrics-listen', metricsListen !== undefined)}: choose another port, or --metrics-listen HOST:PORT|off\n`,
-      );
-      return 64;
+      // Only a flag can make this clash (the file's own clash is a ConfigError), so: a usage error.
+      return usage(`${where('milter.listen', '--listen', listen.length > 0)} ${formatListenSpec(effective[clash]!)} is also ${where('metrics.listen', '--metrics-listen', metricsListen !== undefined)}: choose another port, or --metrics-listen HOST:PORT|off`);
     }
     workers ??= resolveWorkers(config.milter.workers);
     if (workers > 1) {
@@ -139,12 +100,12 @@ export const run: CliCommand = async (argv, io) => {
         return cannotStart(err);
       }
       io.stdout.write(`mailanchor milter listening on ${primary.addresses.join(' ')} with ${workers} workers\n`);
-      return new Promise<number>((resolve) => {
+      return new Promise<ExitCode>((resolve) => {
         const stop = (signal: string): void => {
           logger.info('signal received', { signal });
-          primary.stop().then(() => resolve(0), (err: unknown) => {
+          primary.stop().then(() => resolve(EX.OK), (err: unknown) => {
             io.stderr.write(`mailanchor milter: shutdown failed: ${describeError(err).message}\n`);
-            resolve(1);
+            resolve(EX.SOFTWARE);
           });
         };
         process.on('SIGTERM', () => stop('SIGTERM'));
@@ -175,7 +136,7 @@ export const run: CliCommand = async (argv, io) => {
   if (worker !== undefined) reportListening(runtime.server.addresses);
   else io.stdout.write(`mailanchor milter listening on ${runtime.server.addresses.join(' ')}\n`);
 
-  return new Promise<number>((resolve) => {
+  return new Promise<ExitCode>((resolve) => {
     const stop = (signal: string): void => {
       runtime.logger.info('signal received', { signal });
       process.off('SIGHUP', hup);
@@ -183,11 +144,11 @@ export const run: CliCommand = async (argv, io) => {
         () => {
           // A cluster worker's IPC channel would keep it alive; the primary waits for the exit.
           if (worker !== undefined) process.disconnect?.();
-          resolve(0);
+          resolve(EX.OK);
         },
         (err: unknown) => {
           io.stderr.write(`mailanchor milter: shutdown failed: ${describeError(err).message}\n`);
-          resolve(1);
+          resolve(EX.SOFTWARE);
         },
       );
     };

@@ -13,12 +13,12 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Config } from '../config/sections.ts';
 import { parseDnsServer, resolverOptions } from '../dns/config.ts';
 import { createResolver } from '../dns/resolver.ts';
 import type { DnsLookup } from '../dns/types.ts';
 import { describeError } from '../errors.ts';
+import { exitFor } from './error-exit.ts';
 import { leaseHolder } from '../keys/lease.ts';
 import { normalizeDomain } from '../mail/domain.ts';
 import { ReportError } from '../reports/errors.ts';
@@ -33,23 +33,24 @@ import { PageBuilder } from '../reports/received/page-model.ts';
 import { renderHtml } from '../reports/received/render-html.ts';
 import { renderText } from '../reports/received/render-text.ts';
 import type { Store } from '../store/store.ts';
+import { EX, type ExitCode } from './exit-codes.ts';
 import type { CliIo } from './io.ts';
+import { UsageError } from './outcome.ts';
+import type { parseCommand } from './parse.ts';
+import { startProgress } from './progress.ts';
+import type { REPORT } from './specs/report.ts';
+
+/** The options `mailanchor report` was given (specs/report.ts). */
+export type ReportValues = Extract<ReturnType<typeof parseCommand<typeof REPORT>>, { kind: 'run' }>['values'];
 
 /** Opens the store the command names (`--store`, or the config's `store.url` / `store.path`), migrated or checked. */
 export type OpenStore = () => Promise<Store>;
 
-export const RECEIVED_USAGE = `  read PATH… [--html OUT] [--json OUT] [--no-dns] [--dns HOST[:PORT]]
-                                          read received DMARC (XML, .gz, .zip, mail, Maildir, mbox) and TLS-RPT reports and show the page
-  import [PATH…]                          store received reports in the history (no PATH: fetch them over IMAP, reports.import.imap)
-  page [--html OUT] [--json OUT] [--days N] [--domain D]… [--no-dns]
-                                          the page from the history: per domain and day, sources, TLS failures, explanations, next policy step
-`;
-
 const limitsOf = (config: Config): ReadLimits => readLimits(config.reports.read);
 
-function dnsFor(config: Config, values: { 'no-dns'?: boolean | undefined; dns?: string | undefined }): DnsLookup | undefined {
+function dnsFor(config: Config, values: { 'no-dns'?: boolean | undefined; dns?: string[] | undefined }): DnsLookup | undefined {
   if (values['no-dns']) return undefined;
-  return createResolver(resolverOptions(config.dns, values.dns ? { servers: [parseDnsServer(values.dns)] } : {}));
+  return createResolver(resolverOptions(config.dns, values.dns ? { servers: values.dns.map(parseDnsServer) } : {}));
 }
 
 const titleFor = (domains: readonly string[]): string => `DMARC and TLS reports${domains.length ? ` for ${domains.join(', ')}` : ''}`;
@@ -72,19 +73,8 @@ async function writeOutputs(page: Page, values: { html?: string | undefined; jso
   }
 }
 
-const OUTPUT_OPTIONS = {
-  html: { type: 'string' },
-  json: { type: 'string' },
-  'no-dns': { type: 'boolean', default: false },
-  dns: { type: 'string' },
-} as const;
-
-export async function readCommand(args: readonly string[], io: CliIo, config: Config, usage: string): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...args], options: OUTPUT_OPTIONS, allowPositionals: true });
-  if (positionals.length === 0) {
-    io.stderr.write(usage);
-    return 64;
-  }
+export async function readCommand(values: ReportValues, positionals: readonly string[], io: CliIo, config: Config): Promise<ExitCode> {
+  if (positionals.length === 0) throw new UsageError('read needs at least one PATH');
   const builder = new PageBuilder();
   const skipped: { source: string; reason: string }[] = [];
   let dmarc = 0;
@@ -114,8 +104,8 @@ export async function readCommand(args: readonly string[], io: CliIo, config: Co
     read: { dmarcReports: dmarc, tlsReports: tls, duplicates, warnings },
   });
   await writeOutputs(page, values, io);
-  // 0 when something was read; 65 (EX_DATAERR) when every input was unusable.
-  return dmarc + tls > 0 || skipped.length === 0 ? 0 : 65;
+  // 0 when something was read; EX_DATAERR when every input was unusable.
+  return dmarc + tls > 0 || skipped.length === 0 ? EX.OK : EX.DATAERR;
 }
 
 function describeOutcome(o: ReadOutcome): string {
@@ -125,22 +115,21 @@ function describeOutcome(o: ReadOutcome): string {
   return `stored TLS report ${o.report.reportId} from ${o.report.orgName} for ${[...new Set(o.report.policies.map((p) => p.policyDomain))].join(', ')}${w}`;
 }
 
-export async function importCommand(args: readonly string[], io: CliIo, config: Config, open: OpenStore): Promise<number> {
-  const { positionals } = parseArgs({ args: [...args], options: {}, allowPositionals: true });
+export async function importCommand(positionals: readonly string[], io: CliIo, config: Config, open: OpenStore): Promise<ExitCode> {
   const counters: ImportCounters = { stored: 0, duplicates: 0, inProgress: 0 };
   let skipped = 0;
   const imap = config.reports.import.imap;
-  if (!positionals.length && !imap) {
-    io.stderr.write('mailanchor report import: no PATH given and reports.import.imap is not configured\n');
-    return 64;
-  }
+  if (!positionals.length && !imap) throw new UsageError('no PATH given and reports.import.imap is not configured');
+  const progress = startProgress(io.stderr, 'report import', { env: io.env });
+  const out = progress.guard(io.stdout);
   let opened: Store | undefined;
   try {
     opened = await open();
     const store = opened.received;
     const onOutcome = (o: ReadOutcome): void => {
       if (o.status === 'skipped' && o.code !== 'DUPLICATE' && o.code !== 'IN_PROGRESS') skipped++;
-      io.stdout.write(`${describeOutcome(o)}\n`);
+      out.write(`${describeOutcome(o)}\n`);
+      progress.set(`${counters.stored} stored, ${counters.duplicates} already known, ${skipped} skipped`);
     };
     if (positionals.length) {
       for await (const o of readPaths(positionals.map((p) => resolve(io.cwd, p)), limitsOf(config), storeConsumer(store, config.reports.domains, () => 'file', Date.now, counters))) onOutcome(o);
@@ -152,7 +141,7 @@ export async function importCommand(args: readonly string[], io: CliIo, config: 
         limits: limitsOf(config),
         consumer: (source) => storeConsumer(store, config.reports.domains, () => source, Date.now, counters),
         onOutcome,
-        onMove: (uid, folder, why) => io.stdout.write(`moved message ${uid} to ${folder} (${why})\n`),
+        onMove: (uid, folder, why) => out.write(`moved message ${uid} to ${folder} (${why})\n`),
         lease: opened.lease,
         holder: leaseHolder(),
         now: Date.now,
@@ -161,35 +150,31 @@ export async function importCommand(args: readonly string[], io: CliIo, config: 
       if (r.status === 'lease-lost') io.stdout.write(`${imap.folder}: the lease on this mailbox expired and another run took it; stopped\n`);
       if (r.status !== 'busy') io.stdout.write(`${imap.folder}: ${r.messages} message(s), ${r.processed} to ${imap.processed_folder}, ${r.failed} to ${imap.failed_folder}${r.left ? `, ${r.left} left for the next run` : ''}\n`);
     }
+    progress.done();
     const now = Date.now();
     const pruned = await store.prune(Math.floor((now - config.reports.import.keep) / 1000), now);
     io.stdout.write(`${counters.stored} report(s) stored, ${counters.duplicates} already known${counters.inProgress ? `, ${counters.inProgress} being stored by another import` : ''}${pruned.dmarc + pruned.tls ? `; pruned ${pruned.dmarc + pruned.tls} report(s) older than reports.import.keep` : ''}\n`);
-    if (positionals.length && counters.stored + counters.duplicates + counters.inProgress === 0 && skipped > 0) return 65;
-    return 0;
+    if (positionals.length && counters.stored + counters.duplicates + counters.inProgress === 0 && skipped > 0) return EX.DATAERR;
+    return EX.OK;
   } catch (err) {
+    progress.done();
     // The store or the mailbox failed: nothing was lost (messages stay where they were); the timer retries.
     const d = describeError(err instanceof ConsumerFailure ? err.cause : err);
     io.stderr.write(`mailanchor report import: ${err instanceof ConsumerFailure || !opened ? 'store failed: ' : ''}${d.message}\n`);
-    return err instanceof ReportError && err.code !== 'MAILBOX' ? 1 : 75;
+    return err instanceof ReportError && err.code !== 'MAILBOX' ? exitFor(err) : EX.TEMPFAIL;
   } finally {
+    progress.done();
     await opened?.close();
   }
 }
 
-export async function pageCommand(args: readonly string[], io: CliIo, config: Config, open: OpenStore): Promise<number> {
-  const { values } = parseArgs({ args: [...args], options: { ...OUTPUT_OPTIONS, days: { type: 'string' }, domain: { type: 'string', multiple: true } }, allowPositionals: false });
+export async function pageCommand(values: ReportValues, io: CliIo, config: Config, open: OpenStore): Promise<ExitCode> {
   const now = Date.now();
   const windowMs = values.days ? Number(values.days) * 86_400_000 : config.reports.page.window;
-  if (!Number.isFinite(windowMs) || windowMs <= 0) {
-    io.stderr.write(`mailanchor report page: --days ${values.days}: not a number of days\n`);
-    return 64;
-  }
+  if (!Number.isFinite(windowMs) || windowMs <= 0) throw new UsageError(`--days ${values.days}: not a number of days`);
   const given = (values.domain ?? []).map((d) => ({ d, n: normalizeDomain(d) }));
   const bad = given.find((g) => g.n === undefined);
-  if (bad) {
-    io.stderr.write(`mailanchor report page: --domain ${bad.d}: not a domain name\n`);
-    return 64;
-  }
+  if (bad) throw new UsageError(`--domain ${bad.d}: not a domain name`);
   const domains = given.length ? given.map((g) => g.n!) : config.reports.domains;
   const window = { from: Math.floor((now - windowMs) / 1000), to: Math.floor(now / 1000) };
   const opened = await open();
@@ -221,7 +206,7 @@ export async function pageCommand(args: readonly string[], io: CliIo, config: Co
       read: { dmarcReports: dmarc, tlsReports: tls, duplicates: 0, warnings: 0 },
     });
     await writeOutputs(page, values, io);
-    return 0;
+    return EX.OK;
   } finally {
     await opened.close();
   }

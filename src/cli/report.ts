@@ -1,33 +1,29 @@
 /**
  * `mailanchor report send [--dry-run]` — generate due DMARC aggregate reports and hand them
- *     to the MTA (what went where, what was skipped and why);
+ *     to the MTA (what went where, what was skipped and why; on a terminal a progress line
+ *     counts the deliveries);
  * `mailanchor report show` — reports, deliveries, suppressions, bounces and evaluations stored;
  * `mailanchor report suppress|unsuppress ADDRESS|DOMAIN` — the suppression list;
  * `mailanchor report read|import|page …` — received reports: see `report-received.ts`.
+ *
+ * Options: specs/report.ts.
  */
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/sections.ts';
 import { parseDnsServer, resolverOptions } from '../dns/config.ts';
 import { createResolver } from '../dns/resolver.ts';
-import { describeError } from '../errors.ts';
 import { parseRua } from '../reports/destinations.ts';
 import { runOnDemand, runSendJob, type SendEvent } from '../reports/send-job.ts';
 import { smtpTransport } from '../reports/smtp-client.ts';
 import { sendmailTransport, type MailTransport } from '../reports/transport.ts';
+import { EX, type ExitCode } from './exit-codes.ts';
 import type { CliCommand, CliIo } from './io.ts';
 import { openCommandStore } from './open-store.ts';
-import { importCommand, pageCommand, readCommand, RECEIVED_USAGE, type OpenStore } from './report-received.ts';
-
-const USAGE = `usage: mailanchor report <subcommand> [--config FILE] [--store FILE|postgresql://USER@HOST:PORT/DB]
-  send [--dry-run] [--dns HOST[:PORT]]    generate due reports and send them (dry run: show what would go where)
-  send --now | --period START..END [--to ADDRESS] [--dry-run]
-                                          an on-demand report (the period so far, or any window), sent now and
-                                          not stored: the scheduled report is made as usual (docs/reports.md)
-  show                                    reports, deliveries, suppressions and bounces in the store
-  suppress ADDRESS|DOMAIN                 never send reports there
-  unsuppress ADDRESS|DOMAIN               remove from the suppression list (and forget its bounces)
-${RECEIVED_USAGE}`;
+import { answer, failure, UsageError } from './outcome.ts';
+import { parseCommand } from './parse.ts';
+import { guardIo, startProgress, type Progress } from './progress.ts';
+import { importCommand, pageCommand, readCommand, type OpenStore, type ReportValues } from './report-received.ts';
+import { REPORT } from './specs/report.ts';
 
 export function transportFor(config: Config): MailTransport {
   const r = config.reports;
@@ -78,14 +74,30 @@ export function parsePeriod(text: string): { begin: number; end: number } {
   return { begin, end };
 }
 
-class UsageError extends Error {}
+/** The transport, telling the progress line about each hand-off to the MTA (which may take seconds). */
+export function watchedTransport(transport: MailTransport, progress: Progress): MailTransport {
+  if (!progress.active) return transport;
+  let handed = 0;
+  let refused = 0;
+  return {
+    describe: transport.describe,
+    send: async (msg) => {
+      progress.set(`${handed} handed to the MTA${refused ? `, ${refused} not` : ''}; now ${msg.to}`);
+      try {
+        const r = await transport.send(msg);
+        handed++;
+        return r;
+      } catch (err) {
+        refused++;
+        throw err;
+      } finally {
+        progress.set(`${handed} handed to the MTA${refused ? `, ${refused} not` : ''}`);
+      }
+    },
+  };
+}
 
-async function send(args: readonly string[], io: CliIo, config: Config, open: OpenStore): Promise<number> {
-  const { values } = parseArgs({
-    args: [...args],
-    options: { 'dry-run': { type: 'boolean', default: false }, dns: { type: 'string' }, now: { type: 'boolean', default: false }, period: { type: 'string' }, to: { type: 'string' } },
-    allowPositionals: false,
-  });
+async function send(values: ReportValues, io: CliIo, config: Config, open: OpenStore): Promise<ExitCode> {
   if (values.now && values.period) throw new UsageError('--now and --period exclude each other');
   const onDemand = values.now === true || values.period !== undefined;
   if (values.to !== undefined && !onDemand) throw new UsageError('--to applies to on-demand reports only (--now or --period)');
@@ -93,22 +105,27 @@ async function send(args: readonly string[], io: CliIo, config: Config, open: Op
   const window = values.period ? parsePeriod(values.period) : undefined;
   // Reports switched off: an on-demand run may still go to the admin, never to the rua addresses.
   if (onDemand && !config.reports.enabled && values.to === undefined) throw new UsageError('reports.enabled is false: on-demand reports go only to an address given with --to');
+  const progress = startProgress(io.stderr, 'report send', { env: io.env });
+  io = guardIo(io, progress);
+  progress.set(onDemand ? 'generating the on-demand report' : 'generating the reports of the periods that have ended');
   const store = await open();
   try {
-    const dns = createResolver(resolverOptions(config.dns, values.dns ? { servers: [parseDnsServer(values.dns)] } : {}));
+    const dns = createResolver(resolverOptions(config.dns, values.dns ? { servers: values.dns.map(parseDnsServer) } : {}));
     const dryRun = values['dry-run'] === true;
-    const deps = { evaluations: store.evaluations, ledger: store.ledger, config: config.reports, dns, transport: transportFor(config), now: Date.now, dryRun };
+    const deps = { evaluations: store.evaluations, ledger: store.ledger, config: config.reports, dns, transport: watchedTransport(transportFor(config), progress), now: Date.now, dryRun };
     const events = onDemand ? await runOnDemand(deps, { ...(window ? { window } : {}), ...(values.to ? { to: values.to } : {}) }) : await runSendJob(deps);
+    progress.done();
     if (!onDemand && !config.reports.enabled) io.stdout.write('reports.enabled is false: nothing to do\n');
     if (events.length === 0) io.stdout.write(onDemand ? 'no evaluations in that period: nothing to report\n' : 'nothing to report\n');
     for (const e of events) io.stdout.write(`${dryRun ? '[dry run] ' : ''}${formatEvent(e)}\n`);
-    return events.some((e) => e.kind === 'deferred') ? 75 : 0; // EX_TEMPFAIL: the timer retries
+    return events.some((e) => e.kind === 'deferred') ? EX.TEMPFAIL : EX.OK; // the timer retries
   } finally {
+    progress.done();
     await store.close();
   }
 }
 
-async function show(io: CliIo, config: Config, open: OpenStore): Promise<number> {
+async function show(io: CliIo, config: Config, open: OpenStore): Promise<ExitCode> {
   const store = await open();
   const ledger = store.ledger;
   try {
@@ -128,77 +145,47 @@ async function show(io: CliIo, config: Config, open: OpenStore): Promise<number>
     for (const s of sup) io.stdout.write(`  ${s.entry}  ${s.reason}\n`);
     const bounces = await ledger.listBounces();
     if (bounces.length) io.stdout.write(`bounces:\n${bounces.map((b) => `  ${b.address}  ${b.count}  ${b.lastReason}\n`).join('')}`);
-    return 0;
+    return EX.OK;
   } finally {
     await store.close();
   }
 }
 
-async function suppress(args: readonly string[], io: CliIo, open: OpenStore, add: boolean): Promise<number> {
-  const { positionals } = parseArgs({ args: [...args], options: {}, allowPositionals: true });
-  if (positionals.length !== 1 || !positionals[0]) {
-    io.stderr.write(USAGE);
-    return 64;
-  }
+async function suppress(positionals: readonly string[], io: CliIo, open: OpenStore, add: boolean): Promise<ExitCode> {
+  if (positionals.length !== 1 || !positionals[0]) throw new UsageError(`${add ? 'suppress' : 'unsuppress'} takes one ADDRESS or DOMAIN`);
   const store = await open();
   try {
     if (add) await store.ledger.addSuppression(positionals[0], 'added by hand', Date.now());
     else if (!(await store.ledger.removeSuppression(positionals[0]))) io.stdout.write(`${positionals[0]} was not suppressed\n`);
-    return 0;
+    return EX.OK;
   } finally {
     await store.close();
   }
 }
 
-/** Takes `--NAME VALUE` / `--NAME=VALUE` out of argv (the options every subcommand shares). */
-function takeOption(argv: readonly string[], name: string): { value: string | undefined; rest: string[] } {
-  const rest: string[] = [];
-  let value: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === `--${name}`) value = argv[++i];
-    else if (a.startsWith(`--${name}=`)) value = a.slice(name.length + 3);
-    else rest.push(a);
-  }
-  return { value, rest };
-}
-
 export const run: CliCommand = async (argv, io) => {
-  const { value: configFile, rest: afterConfig } = takeOption(argv, 'config');
-  const { value: storeUrl, rest } = takeOption(afterConfig, 'store');
-  const [sub, ...args] = rest;
-  if (!sub || sub === '--help' || sub === 'help') {
-    io.stdout.write(USAGE);
-    return sub ? 0 : 64;
-  }
+  const parsed = parseCommand(REPORT, argv);
+  if (parsed.kind !== 'run') return answer(parsed, io);
+  const { sub, values, positionals, invocation } = parsed;
   try {
-    const { config } = await loadConfig(configFile);
-    const open: OpenStore = () => openCommandStore(config, storeUrl, io.cwd);
+    const { config } = await loadConfig(values.config);
+    const open: OpenStore = () => openCommandStore(config, values.store, io.cwd);
     switch (sub) {
       case 'send':
-        return await send(args, io, config, open);
+        return await send(values, io, config, open);
       case 'show':
         return await show(io, config, open);
       case 'suppress':
       case 'unsuppress':
-        return await suppress(args, io, open, sub === 'suppress');
+        return await suppress(positionals, io, open, sub === 'suppress');
       case 'read':
-        return await readCommand(args, io, config, USAGE);
+        return await readCommand(values, positionals, io, config);
       case 'import':
-        return await importCommand(args, io, config, open);
+        return await importCommand(positionals, io, config, open);
       case 'page':
-        return await pageCommand(args, io, config, open);
-      default:
-        io.stderr.write(`mailanchor report: unknown subcommand "${sub}"\n${USAGE}`);
-        return 64;
+        return await pageCommand(values, io, config, open);
     }
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr.write(`mailanchor report ${sub}: ${(err as Error).message}\n${USAGE}`);
-      return 64;
-    }
-    const d = describeError(err);
-    io.stderr.write(`mailanchor report ${sub}: ${d.message}\n`);
-    return d.code === 'INVALID' || d.code === 'SYNTAX' ? 78 : 1;
+    return failure(invocation, err, io);
   }
 };

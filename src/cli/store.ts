@@ -4,40 +4,28 @@
  * `mailanchor store migrate --from FILE --to URL` — moves a host's SQLite store into PostgreSQL;
  * `mailanchor store status [--store URL]` — schema versions and what the store holds.
  */
-import { parseArgs } from 'node:util';
 import { ConfigError, formatIssue, loadConfig } from '../config/load.ts';
-import { describeError } from '../errors.ts';
 import { copyStore } from '../store/copy.ts';
 import { openStore } from '../store/open.ts';
 import { parseStoreUrl } from '../store/url.ts';
+import { exitFor } from './error-exit.ts';
+import { EX } from './exit-codes.ts';
 import type { CliCommand } from './io.ts';
-
-const USAGE = `usage: mailanchor store <migrate|status> [--config FILE] [--store FILE|postgresql://USER@HOST:PORT/DB]
-  migrate                          apply pending schema migrations to the store
-  migrate --from FILE --to URL     copy a host's SQLite store into a (new) PostgreSQL store [--skip-keys]
-  status                           schema version per feature, keys, evaluations and reports held
-`;
+import { answer, failure, UsageError } from './outcome.ts';
+import { parseCommand } from './parse.ts';
+import { STORE_COMMAND } from './specs/store.ts';
 
 export const run: CliCommand = async (argv, io) => {
-  const [sub, ...rest] = argv;
-  let values;
-  try {
-    ({ values } = parseArgs({ args: rest, options: { config: { type: 'string' }, store: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, 'skip-keys': { type: 'boolean' } }, strict: true }));
-  } catch (err) {
-    io.stderr.write(`mailanchor store: ${(err as Error).message}\n${USAGE}`);
-    return 64;
-  }
-  if (sub !== 'migrate' && sub !== 'status') {
-    io.stderr.write(USAGE);
-    return 64;
-  }
+  const parsed = parseCommand(STORE_COMMAND, argv);
+  if (parsed.kind !== 'run') return answer(parsed, io);
+  const { sub, values, invocation } = parsed;
   let config;
   try {
     ({ config } = await loadConfig(values.config));
   } catch (err) {
-    if (err instanceof ConfigError) io.stderr.write(err.issues.map((i) => `mailanchor store: ${formatIssue(i)}\n`).join(''));
-    else io.stderr.write(`mailanchor store: ${describeError(err).message}\n`);
-    return 78;
+    if (!(err instanceof ConfigError)) return failure(invocation, err, io);
+    io.stderr.write(err.issues.map((i) => `mailanchor store: ${formatIssue(i)}\n`).join(''));
+    return exitFor(err);
   }
   try {
     if (sub === 'migrate' && (values.from !== undefined || values.to !== undefined)) {
@@ -56,7 +44,7 @@ export const run: CliCommand = async (argv, io) => {
         await from.close();
         await to.close();
       }
-      return 0;
+      return EX.OK;
     }
     const store = await openStore(config.store, { ...(values.store ? { override: values.store } : {}), cwd: io.cwd });
     try {
@@ -64,7 +52,7 @@ export const run: CliCommand = async (argv, io) => {
         const applied = await store.migrate();
         if (applied.length === 0) io.stdout.write(`${store.location}: schema is current\n`);
         for (const s of applied) io.stdout.write(`${store.location}: ${s.feature} schema ${s.from} → ${s.to}\n`);
-        return 0;
+        return EX.OK;
       }
       io.stdout.write(`store: ${store.location} (${store.engine})\n`);
       const schema = await store.schema();
@@ -77,18 +65,11 @@ export const run: CliCommand = async (argv, io) => {
         io.stdout.write(`  keys: ${keys.length} (${keys.filter((k) => k.state === 'active').length} active), evaluations: ${ev.count}, reports: ${reports.length}\n`);
         io.stdout.write(`  received reports: ${received.dmarcReports} DMARC (${received.rows} records), ${received.tlsReports} TLS\n`);
       }
-      return 0;
+      return EX.OK;
     } finally {
       await store.close();
     }
   } catch (err) {
-    if (err instanceof UsageError) {
-      io.stderr.write(`mailanchor store: ${err.message}\n${USAGE}`);
-      return 64;
-    }
-    io.stderr.write(`mailanchor store ${sub}: ${describeError(err).message}\n`);
-    return 1;
+    return failure(invocation, err, io);
   }
 };
-
-class UsageError extends Error {}

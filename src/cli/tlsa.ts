@@ -8,13 +8,19 @@
  *   tlsa check HOST [--port 25] [--connect ADDR] [--dns SERVER] [--starttls smtp|none] [--json]
  *   tlsa sidecar [--once]
  *
- * Exit codes: compute 0 / 1 (bad input); check 0 ok, 1 mismatch, 2 not validated or
- * unreachable; deploy-check 0 safe, 1 not safe, 2 could not tell; 64 usage errors.
+ * Options: specs/tlsa.ts. Exit statuses: compute, rollover and sidecar sysexits (65 bad input,
+ * 66 a missing file, 78 config …); check 0 ok, 1 mismatch, 2 not validated or unreachable;
+ * deploy-check 0 safe, 1 not safe, 2 could not tell (the answer contract of docs/dane.md,
+ * which certbot hooks rely on); 64 usage errors.
  */
-import { parseArgs } from 'node:util';
 import { createPublicKey, createPrivateKey, type X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { ANSWER, EX, type AnswerExit, type ExitCode } from './exit-codes.ts';
+import type { Invocation } from './help.ts';
 import type { CliCommand, CliIo } from './io.ts';
+import { answer, failure, UsageError } from './outcome.ts';
+import { parseCommand } from './parse.ts';
+import { TLSA } from './specs/tlsa.ts';
 import { loadConfig } from '../config/load.ts';
 import { createLogger } from '../log/logger.ts';
 import type { Config } from '../config/sections.ts';
@@ -22,7 +28,7 @@ import { parseDnsServer, resolverOptions } from '../dns/config.ts';
 import { createResolver } from '../dns/resolver.ts';
 import { loadTsigKey } from '../dns/tsig.ts';
 import type { DnsServer } from '../dns/types.ts';
-import { MailanchorError, describeError } from '../errors.ts';
+import { describeError } from '../errors.ts';
 import { certName, checkKeyMatches, oneLine, readTlsaSource, type CertChain } from '../dane/cert-input.ts';
 import { CHECK_EXIT, checkDane } from '../dane/check.ts';
 import { siteZone, type DaneSiteConfig } from '../dane/config.ts';
@@ -37,26 +43,7 @@ import { computeRecords, recordsFor, type ComputedTlsa, type TlsaWarning } from 
 import { formatRecords, TLSA_FORMATS, type TlsaFormat } from '../dane/tlsa-format.ts';
 import { tlsaOwner, tlsaText, type Tlsa, type TlsaProto } from '../dane/tlsa-params.ts';
 
-const USAGE = `usage:
-  mailanchor tlsa [--host H] [--port 25] [--proto tcp] [--usage U] [--selector S] [--matching M]
-                  [--format zone|generic|json] [--ttl SEC] [--key FILE] [--no-lint] FILES…
-  mailanchor tlsa rollover --host H CURRENT… --next FILE… [--zone Z] [--auth HOST[:PORT]]… [--ttl SEC] [--state FILE]
-  mailanchor tlsa --deploy-check CERT [--host H] [--zone Z] [--auth HOST[:PORT]]… [--ttl SEC] [--state FILE]
-  mailanchor tlsa check HOST [--port 25] [--connect ADDR] [--dns SERVER] [--starttls smtp|none] [--json]
-  mailanchor tlsa sidecar [--once]
-Every form takes --config FILE; --now ISO-TIME evaluates at another time (what-if, tests).
-`;
-
-const COMMON = {
-  config: { type: 'string' },
-  host: { type: 'string' },
-  port: { type: 'string' },
-  proto: { type: 'string' },
-  now: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-class UsageError extends Error {}
+type TlsaValues = Extract<ReturnType<typeof parseCommand<typeof TLSA>>, { kind: 'run' }>['values'];
 
 function num(v: string | undefined, name: string, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
@@ -78,40 +65,35 @@ function protoOf(v: string | undefined): TlsaProto {
 }
 
 export const run: CliCommand = async (argv, io) => {
+  const parsed = parseCommand(TLSA, argv);
+  if (parsed.kind !== 'run') return answer(parsed, io);
+  const { sub, values, positionals, invocation } = parsed;
+  // check and --deploy-check answer a question: what stops them from answering is "cannot tell".
+  const answering = sub === 'check' || sub === 'deploy-check';
   try {
-    const [first, ...rest] = argv;
-    if (first === 'check') return await runCheck(rest, io);
-    if (first === 'rollover') return await runRollover(rest, io);
-    if (first === 'sidecar') return await runSidecarCommand(rest, io);
-    if (argv.includes('--deploy-check')) return await runDeployCheck(argv, io);
-    return await runCompute(argv, io);
+    switch (sub) {
+      case 'compute':
+        return await runCompute(values, positionals, io);
+      case 'rollover':
+        return await runRollover(values, positionals, io);
+      case 'deploy-check':
+        return await runDeployCheck(values, io);
+      case 'check':
+        return await runCheck(values, positionals, io);
+      case 'sidecar':
+        return await runSidecarCommand(values, io);
+    }
   } catch (err) {
-    if (err instanceof UsageError) {
-      io.stderr.write(`mailanchor tlsa: ${err.message}\n\n${USAGE}`);
-      return 64;
-    }
-    if (err instanceof MailanchorError) {
-      io.stderr.write(`mailanchor tlsa: ${err.message}\n`);
-      return err instanceof DaneError ? 1 : 2;
-    }
-    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr.write(`mailanchor tlsa: ${(err as Error).message}\n\n${USAGE}`);
-      return 64;
-    }
-    throw err;
+    return answering && !(err instanceof UsageError) ? cannotTell(invocation, err, io) : failure(invocation, err, io);
   }
 };
 
-async function runCompute(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    options: { ...COMMON, usage: { type: 'string' }, selector: { type: 'string' }, matching: { type: 'string' }, format: { type: 'string' }, ttl: { type: 'string' }, key: { type: 'string' }, 'no-lint': { type: 'boolean' } },
-  });
-  if (values.help) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
+function cannotTell(inv: Invocation, err: unknown, io: CliIo): AnswerExit {
+  failure(inv, err, io);
+  return ANSWER.UNKNOWN;
+}
+
+async function runCompute(values: TlsaValues, positionals: readonly string[], io: CliIo): Promise<ExitCode> {
   if (positionals.length === 0) throw new UsageError('give at least one PEM certificate chain or key file');
   const fmt = (values.format ?? 'zone') as TlsaFormat;
   if (!(TLSA_FORMATS as readonly string[]).includes(fmt)) throw new UsageError(`--format must be one of ${TLSA_FORMATS.join(', ')}`);
@@ -154,15 +136,11 @@ async function runCompute(argv: readonly string[], io: CliIo): Promise<number> {
   if (!values['no-lint']) {
     for (const f of lintRecords({ port, records: unique, chains, ...(values.host ? { host: values.host } : {}), now })) io.stderr.write(`warning: ${f.message}\n`);
   }
-  return 0;
+  return EX.OK;
 }
 
-async function runCheck(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    options: { ...COMMON, connect: { type: 'string' }, dns: { type: 'string', multiple: true }, starttls: { type: 'string' }, json: { type: 'boolean' }, timeout: { type: 'string' } },
-  });
+async function runCheck(values: TlsaValues, positionals: readonly string[], io: CliIo): Promise<AnswerExit> {
+  if (positionals.length > 1) throw new UsageError(`tlsa check takes one HOST, got ${positionals.length}`);
   const host = positionals[0] ?? values.host;
   if (!host) throw new UsageError('tlsa check needs HOST');
   if (values.starttls !== undefined && values.starttls !== 'smtp' && values.starttls !== 'none') throw new UsageError('--starttls must be smtp or none');
@@ -254,10 +232,8 @@ function observerFor(config: Config, servers: readonly DnsServer[], zone: string
   return (owner: string) => observeTlsa(owner, { zone, ...(servers.length > 0 ? { servers } : {}), ...(lookup ? { lookup } : {}), timeoutMs: config.dane.timeout });
 }
 
-const SITE_OPTIONS = { zone: { type: 'string' }, auth: { type: 'string', multiple: true }, ttl: { type: 'string' }, state: { type: 'string' } } as const;
-
-async function runRollover(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...argv], allowPositionals: true, options: { ...COMMON, ...SITE_OPTIONS, next: { type: 'string', multiple: true }, format: { type: 'string' } } });
+async function runRollover(values: TlsaValues, positionals: readonly string[], io: CliIo): Promise<ExitCode> {
+  if (values.format !== undefined && values.format !== 'zone' && values.format !== 'json') throw new UsageError('--format must be zone or json');
   const { config } = await loadConfig(values.config);
   const f = siteFrom(config, values);
   const current = positionals.length > 0 ? positionals : f.site.cert_files;
@@ -281,7 +257,7 @@ async function runRollover(argv: readonly string[], io: CliIo): Promise<number> 
   const fmt = (values.format ?? 'zone') as TlsaFormat;
   if (fmt === 'json') {
     io.stdout.write(`${JSON.stringify({ owner: f.owner, phase: plan.phase, message: plan.message, publish: plan.publish.map(tlsaText), add: plan.add.map(tlsaText), remove: plan.remove.map(tlsaText), deploy: plan.deploy ?? null, observations }, null, 2)}\n`);
-    return 0;
+    return EX.OK;
   }
   io.stdout.write(`; publish now at ${f.owner} (current + next):\n`);
   io.stdout.write(plan.publish.map((r) => `${f.owner} ${Math.round(f.site.ttl / 1000)} IN TLSA ${tlsaText(r)}\n`).join(''));
@@ -289,13 +265,12 @@ async function runRollover(argv: readonly string[], io: CliIo): Promise<number> 
   io.stdout.write(`; ${plan.phase}: ${plan.message}\n`);
   if (plan.deploy) io.stdout.write(`; deploy ${plan.deploy.safe ? 'SAFE' : 'NOT safe'}: ${plan.deploy.reason}\n`);
   if (plan.remove.length > 0) io.stdout.write(`; may go: ${plan.remove.map(tlsaText).join(', ')}\n`);
-  return 0;
+  return EX.OK;
 }
 
 /** certbot pre/deploy hook: exit 1 when deploying CERT now would break DANE. */
-async function runDeployCheck(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...argv], allowPositionals: true, options: { ...COMMON, ...SITE_OPTIONS, 'deploy-check': { type: 'string' } } });
-  const certFile = values['deploy-check'] ?? positionals[0];
+async function runDeployCheck(values: TlsaValues, io: CliIo): Promise<AnswerExit> {
+  const certFile = values['deploy-check'];
   if (!certFile) throw new UsageError('--deploy-check needs CERT');
   const { config } = await loadConfig(values.config);
   const f = siteFrom(config, values);
@@ -312,18 +287,17 @@ async function runDeployCheck(argv: readonly string[], io: CliIo): Promise<numbe
         : deployVerdict(state, { records: recordsFor(src), smtp: f.site.port === 25 }, Math.round(f.site.ttl / 1000), f.now);
   } catch (err) {
     io.stderr.write(`mailanchor tlsa: cannot tell whether deploying ${certFile} is safe: ${describeError(err).message}\n`);
-    return 2;
+    return ANSWER.UNKNOWN;
   }
   if (verdict.safe) {
     io.stdout.write(`${certFile}: safe to deploy for ${f.owner}: ${verdict.reason}\n`);
-    return 0;
+    return ANSWER.YES;
   }
   io.stderr.write(`${certFile}: NOT safe to deploy for ${f.owner}: ${verdict.reason}${verdict.safeAt === undefined ? '' : ` (safe from ${new Date(verdict.safeAt).toISOString()})`}\n`);
-  return 1;
+  return ANSWER.NO;
 }
 
-async function runSidecarCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({ args: [...argv], options: { config: { type: 'string' }, once: { type: 'boolean' }, publisher: { type: 'string' }, server: { type: 'string' }, tsig: { type: 'string' }, fragment: { type: 'string' }, reload: { type: 'string' }, hook: { type: 'string' } } });
+async function runSidecarCommand(values: TlsaValues, io: CliIo): Promise<ExitCode> {
   const { config } = await loadConfig(values.config);
   const logger = createLogger(config.log, io.stderr);
   let publisher: TlsaPublisher;
@@ -351,7 +325,8 @@ async function runSidecarCommand(argv: readonly string[], io: CliIo): Promise<nu
   };
   if (values.once) {
     const results = await Promise.all(config.dane.sites.map((s) => syncSite(s, deps)));
-    return results.every((r) => r.ok) ? 0 : 1;
+    // What failed is logged; the path unit or the timer runs it again.
+    return results.every((r) => r.ok) ? EX.OK : EX.TEMPFAIL;
   }
   const ac = new AbortController();
   const stop = (): void => ac.abort();
@@ -363,5 +338,5 @@ async function runSidecarCommand(argv: readonly string[], io: CliIo): Promise<nu
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
   }
-  return 0;
+  return EX.OK;
 }

@@ -26,8 +26,8 @@ type Raw = Record<string, unknown> | undefined;
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const present = (raw: Raw, key: string): boolean => raw !== undefined && raw[key] !== undefined && raw[key] !== null;
 
-/** One scalar or list of scalars in YAML flow syntax, quoted where YAML would read it otherwise. */
-function scalar(value: unknown): string {
+/** One scalar or list of scalars in YAML flow syntax, quoted where YAML would read it otherwise (also the man page's defaults). */
+export function scalar(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(scalar).join(', ')}]`;
   return stringify(value, { collectionStyle: 'flow', lineWidth: 0 }).trimEnd();
 }

@@ -6,8 +6,9 @@
  * its return value is only used when `issues` stays empty.
  *
  * The schema can be walked: `object` decoders carry their `fields`, `list`/`record` their
- * `item`, and decoders whose value is not the file's own syntax (durations, listen specs,
- * host:port, modes) an `encode` back to it. `check-config --print` and the naming and
+ * `item`, decoders whose value is not the file's own syntax (durations, listen specs,
+ * host:port, modes) an `encode` back to it, and every builder here its `type` in words.
+ * `check-config --print`, the man page mailanchor.yml(5) (src/cli/man/) and the naming and
  * documentation tests read the schema this way; nothing else needs to.
  *
  * Keys are snake_case, everywhere. An unknown key whose snake_case form is known is
@@ -34,12 +35,19 @@ export interface Decoder<T> {
   readonly item?: Decoder<unknown>;
   /** A `record`: its keys are data (domain names …), not names of the schema. */
   readonly freeKeys?: true;
+  /** What the value is, in words (`duration`, `one of tempfail, accept`), for the man page. */
+  readonly type?: string;
 }
 export type Infer<D> = D extends Decoder<infer T> ? T : never;
 
 /** Attaches schema metadata to a decoder function. */
-function withMeta<T>(fn: (value: unknown, path: string, issues: ConfigIssue[]) => T, meta: Pick<Decoder<T>, 'encode' | 'fields' | 'item' | 'freeKeys'>): Decoder<T> {
+function withMeta<T>(fn: (value: unknown, path: string, issues: ConfigIssue[]) => T, meta: Pick<Decoder<T>, 'encode' | 'fields' | 'item' | 'freeKeys' | 'type'>): Decoder<T> {
   return Object.assign(fn, meta) as Decoder<T>;
+}
+
+/** A feature's own decoder with its type in words (and the metadata of `like`, when it wraps an object decoder). */
+export function described<T>(type: string | undefined, fn: (value: unknown, path: string, issues: ConfigIssue[]) => T, like?: Decoder<unknown>): Decoder<T> {
+  return withMeta(fn, { ...(type === undefined ? {} : { type }), ...(like?.fields ? { fields: like.fields } : {}), ...(like?.encode ? { encode: like.encode as (v: T) => unknown } : {}) });
 }
 
 /** `cacheMaxTtl` → `cache_max_ttl`. */
@@ -61,33 +69,37 @@ function describe(value: unknown): string {
   return `${typeof value} ${JSON.stringify(value)}`;
 }
 
-export const str =
-  (opts: { pattern?: RegExp; hint?: string; nonEmpty?: boolean } = {}): Decoder<string> =>
-  (v, path, issues) => {
-    if (typeof v !== 'string') return fail(issues, path, `expected a string, got ${describe(v)}`);
-    if (opts.nonEmpty !== false && v.length === 0) return fail(issues, path, 'must not be empty');
-    if (opts.pattern && !opts.pattern.test(v)) return fail(issues, path, `invalid value ${JSON.stringify(v)}${opts.hint ? `: ${opts.hint}` : ''}`);
-    return v;
-  };
+export const str = (opts: { pattern?: RegExp; hint?: string; nonEmpty?: boolean } = {}): Decoder<string> =>
+  withMeta(
+    (v, path, issues) => {
+      if (typeof v !== 'string') return fail(issues, path, `expected a string, got ${describe(v)}`);
+      if (opts.nonEmpty !== false && v.length === 0) return fail(issues, path, 'must not be empty');
+      if (opts.pattern && !opts.pattern.test(v)) return fail(issues, path, `invalid value ${JSON.stringify(v)}${opts.hint ? `: ${opts.hint}` : ''}`);
+      return v;
+    },
+    { type: opts.hint ?? 'string' },
+  );
 
-export const int =
-  (opts: { min?: number; max?: number } = {}): Decoder<number> =>
-  (v, path, issues) => {
-    if (typeof v !== 'number' || !Number.isInteger(v)) return fail(issues, path, `expected a whole number, got ${describe(v)}`);
-    if (opts.min !== undefined && v < opts.min) return fail(issues, path, `must be at least ${opts.min}`);
-    if (opts.max !== undefined && v > opts.max) return fail(issues, path, `must be at most ${opts.max}`);
-    return v;
-  };
+export const int = (opts: { min?: number; max?: number } = {}): Decoder<number> =>
+  withMeta(
+    (v, path, issues) => {
+      if (typeof v !== 'number' || !Number.isInteger(v)) return fail(issues, path, `expected a whole number, got ${describe(v)}`);
+      if (opts.min !== undefined && v < opts.min) return fail(issues, path, `must be at least ${opts.min}`);
+      if (opts.max !== undefined && v > opts.max) return fail(issues, path, `must be at most ${opts.max}`);
+      return v;
+    },
+    { type: `whole number${opts.min !== undefined && opts.max !== undefined ? ` from ${opts.min} to ${opts.max}` : opts.min !== undefined ? ` ≥ ${opts.min}` : opts.max !== undefined ? ` ≤ ${opts.max}` : ''}` },
+  );
 
-export const bool = (): Decoder<boolean> => (v, path, issues) =>
-  typeof v === 'boolean' ? v : fail(issues, path, `expected true or false, got ${describe(v)}`);
+export const bool = (): Decoder<boolean> =>
+  withMeta((v, path, issues) => (typeof v === 'boolean' ? v : fail(issues, path, `expected true or false, got ${describe(v)}`)), { type: 'true or false' });
 
-export const oneOf =
-  <const T extends string>(choices: readonly T[]): Decoder<T> =>
-  (v, path, issues) =>
-    typeof v === 'string' && (choices as readonly string[]).includes(v)
-      ? (v as T)
-      : fail(issues, path, `expected one of ${choices.join(', ')}, got ${describe(v)}`);
+export const oneOf = <const T extends string>(choices: readonly T[]): Decoder<T> =>
+  withMeta(
+    (v, path, issues) =>
+      typeof v === 'string' && (choices as readonly string[]).includes(v) ? (v as T) : fail(issues, path, `expected one of ${choices.join(', ')}, got ${describe(v)}`),
+    { type: `one of ${choices.join(', ')}` },
+  );
 
 const DURATION_UNITS: Record<string, number> = {
   ms: 1,
@@ -127,7 +139,7 @@ export const duration = (opts: { min?: number; max?: number } = {}): Decoder<num
       if (opts.max !== undefined && ms > opts.max) return fail(issues, path, `must be at most ${formatDuration(opts.max)}`);
       return ms;
     },
-    { encode: formatDuration },
+    { encode: formatDuration, type: 'duration' },
   );
 
 export const list = <T>(item: Decoder<T>, opts: { minLength?: number } = {}): Decoder<T[]> =>
@@ -138,7 +150,7 @@ export const list = <T>(item: Decoder<T>, opts: { minLength?: number } = {}): De
       if (opts.minLength !== undefined && arr.length < opts.minLength) return fail(issues, path, `needs at least ${opts.minLength} item(s)`);
       return arr.map((x, i) => item(x, `${path}[${i}]`, issues));
     },
-    { item: item as Decoder<unknown>, ...(item.encode ? { encode: (xs: T[]) => xs.map((x) => item.encode!(x)) } : {}) },
+    { item: item as Decoder<unknown>, type: item.fields ? 'list of mappings' : `list${item.type ? `, each ${item.type}` : ''}`, ...(item.encode ? { encode: (xs: T[]) => xs.map((x) => item.encode!(x)) } : {}) },
   );
 
 /** A mapping with free keys (e.g. per-domain settings), each value decoded alike. */
@@ -154,7 +166,7 @@ export const record = <T>(item: Decoder<T>, keyDecoder: Decoder<string> = str())
       }
       return out;
     },
-    { item: item as Decoder<unknown>, freeKeys: true },
+    { item: item as Decoder<unknown>, freeKeys: true, type: `mapping (${keyDecoder.type ?? 'name'} → ${item.fields ? 'mapping' : (item.type ?? 'value')})` },
   );
 
 /** A field of an object: its decoder and the default used when the key is absent. */
@@ -162,11 +174,14 @@ export interface Field<T> {
   readonly decode: Decoder<T>;
   readonly default?: () => T;
   readonly optional?: boolean;
+  /** How the default is found, for a default that depends on the host (`the host's domain`): the man page says this instead of a value. */
+  readonly defaultDoc?: string;
 }
 export const required = <T>(decode: Decoder<T>): Field<T> => ({ decode });
-export const withDefault = <T>(decode: Decoder<T>, value: T | (() => T)): Field<T> => ({
+export const withDefault = <T>(decode: Decoder<T>, value: T | (() => T), defaultDoc?: string): Field<T> => ({
   decode,
   default: typeof value === 'function' ? (value as () => T) : () => value,
+  ...(defaultDoc === undefined ? {} : { defaultDoc }),
 });
 export const optional = <T>(decode: Decoder<T>): Field<T | undefined> => ({ decode, optional: true });
 
@@ -202,7 +217,7 @@ export const object = <S extends Record<string, Field<unknown>>>(shape: S): Deco
       }
       return out as FieldsOf<S>;
     },
-    { fields: shape },
+    { fields: shape, type: 'mapping' },
   );
 
 function join(path: string, key: string): string {
@@ -262,7 +277,7 @@ export const listenSpec = (): Decoder<ListenSpec> =>
       const spec = typeof v === 'string' ? parseListenSpec(v) : undefined;
       return spec ?? fail(issues, path, `expected inet:HOST:PORT, inet6:[ADDR]:PORT or unix:/path, got ${describe(v)}`);
     },
-    { encode: formatListenSpec },
+    { encode: formatListenSpec, type: 'inet:HOST:PORT, inet6:[ADDR]:PORT or unix:/path' },
   );
 
 export const hostPort = (defaultPort: number): Decoder<{ host: string; port: number }> =>
@@ -271,28 +286,36 @@ export const hostPort = (defaultPort: number): Decoder<{ host: string; port: num
       const hp = typeof v === 'string' ? parseHostPort(v, defaultPort) : undefined;
       return hp ?? fail(issues, path, `expected HOST[:PORT], got ${describe(v)}`);
     },
-    { encode: formatHostPort },
+    { encode: formatHostPort, type: `HOST[:PORT] (port ${defaultPort} if left out)` },
   );
 
 /** A domain name: lower-cased, no trailing dot. */
-export const domain = (): Decoder<string> => (v, path, issues) => {
-  if (typeof v !== 'string' || !/^(?=.{1,253}$)([a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?)(\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?)*\.?$/i.test(v)) {
-    return fail(issues, path, `expected a domain name, got ${describe(v)}`);
-  }
-  return v.toLowerCase().replace(/\.$/, '');
-};
+export const domain = (): Decoder<string> =>
+  withMeta(
+    (v, path, issues) => {
+      if (typeof v !== 'string' || !/^(?=.{1,253}$)([a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?)(\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?)*\.?$/i.test(v)) {
+        return fail(issues, path, `expected a domain name, got ${describe(v)}`);
+      }
+      return v.toLowerCase().replace(/\.$/, '');
+    },
+    { type: 'domain name' },
+  );
 
 /** An IP network in CIDR notation (`192.0.2.0/24`, `2001:db8::/32`) or a single address. */
-export const cidr = (): Decoder<string> => (v, path, issues) => {
-  if (typeof v !== 'string') return fail(issues, path, `expected an address or network, got ${describe(v)}`);
-  const [addr, bits, extra] = v.split('/');
-  const fam = isIP(addr ?? '');
-  const max = fam === 4 ? 32 : 128;
-  if (!fam || extra !== undefined || (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > max))) {
-    return fail(issues, path, `expected an address or CIDR network, got ${describe(v)}`);
-  }
-  return v;
-};
+export const cidr = (): Decoder<string> =>
+  withMeta(
+    (v, path, issues) => {
+      if (typeof v !== 'string') return fail(issues, path, `expected an address or network, got ${describe(v)}`);
+      const [addr, bits, extra] = v.split('/');
+      const fam = isIP(addr ?? '');
+      const max = fam === 4 ? 32 : 128;
+      if (!fam || extra !== undefined || (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > max))) {
+        return fail(issues, path, `expected an address or CIDR network, got ${describe(v)}`);
+      }
+      return v;
+    },
+    { type: 'address or CIDR network' },
+  );
 
 /** Octal file mode (`"0660"` or 0o660). */
 export const fileMode = (): Decoder<number> =>
@@ -302,5 +325,5 @@ export const fileMode = (): Decoder<number> =>
       if (typeof v === 'string' && /^0?[0-7]{3,4}$/.test(v)) return parseInt(v, 8);
       return fail(issues, path, `expected an octal mode such as "0660", got ${describe(v)}`);
     },
-    { encode: (mode) => mode.toString(8).padStart(4, '0') },
+    { encode: (mode) => mode.toString(8).padStart(4, '0'), type: 'octal mode' },
   );

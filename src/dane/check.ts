@@ -16,7 +16,7 @@ import { tlsaOwner, type Tlsa, type TlsaProto } from './tlsa-params.ts';
 
 export type CheckStatus = 'ok' | 'mismatch' | 'no-usable-records' | 'not-validated' | 'no-records' | 'dns-failure' | 'unreachable';
 
-export const CHECK_EXIT: Record<CheckStatus, number> = {
+export const CHECK_EXIT: Record<CheckStatus, 0 | 1 | 2> = {
   ok: 0,
   mismatch: 1,
   'no-usable-records': 1,

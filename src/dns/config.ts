@@ -14,12 +14,12 @@ const serverAddress = (): Decoder<DnsServer> =>
       issues.push({ path, message: `expected IP[:PORT] or [IPv6]:PORT, got ${JSON.stringify(v)}` });
       return undefined as unknown as DnsServer;
     },
-    { encode: formatHostPort },
+    { encode: formatHostPort, type: 'IP[:PORT] (port 53 if left out; IPv6 as [ADDR]:PORT)' },
   );
 
 export const dnsSection = object({
   /** Recursive resolvers, `HOST[:PORT]` (IPv6 as `[::1]:53`); default: resolv.conf nameservers, else 127.0.0.1. */
-  servers: withDefault(list(serverAddress(), { minLength: 1 }), () => systemDnsServers()),
+  servers: withDefault(list(serverAddress(), { minLength: 1 }), () => systemDnsServers(), 'the nameserver lines of /etc/resolv.conf, else 127.0.0.1'),
   /** Per-attempt timeout. */
   timeout: withDefault(duration({ min: 1, max: 60_000 }), 2000),
   /** Attempts per lookup, each on the next server. */

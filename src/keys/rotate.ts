@@ -35,6 +35,8 @@ export interface RotationDeps {
   /** Test hook: called at named points so a test can kill the process there. */
   readonly checkpoint?: (point: 'after-generate' | 'after-publish' | 'after-commit') => void;
   readonly observeTimeoutMs?: number;
+  /** Told before the nameservers are asked for a waiting key (the CLI's progress line); never affects the pass. */
+  readonly onObserve?: (what: { readonly domain: string; readonly selector: string; readonly name: string }) => void;
 }
 
 export interface KeyStatus {
@@ -207,7 +209,10 @@ export async function rotateDomain(domain: string, cfg: DomainKeysConfig, deps: 
       for (const algorithm of cfg.algorithms) {
         const keys = all.filter((k) => k.algorithm === algorithm && k.state !== 'removed');
         const observations = new Map<string, PublicationObservation>();
-        for (const k of keys.filter((x) => x.state === 'published')) observations.set(k.id, await observeKey(domain, cfg, k, deps.dns, deps.observeTimeoutMs ?? 3000));
+        for (const k of keys.filter((x) => x.state === 'published')) {
+          deps.onObserve?.({ domain, selector: k.selector, name: publishedName(domain, cfg, k.selector).name });
+          observations.set(k.id, await observeKey(domain, cfg, k, deps.dns, deps.observeTimeoutMs ?? 3000));
+        }
         const d = decide(keys, observations, now, policy, { rotateNow: options.rotateNow === true && pass === 0 });
         for (const [id, w] of d.waiting) waiting.set(id, w);
         for (const a of d.actions) (a.type === 'generate' ? generate.push(algorithm) : actions.push(a));

@@ -1,15 +1,16 @@
 /** The `milter:` section of the config file; every key documented in mailanchor.example.yml. */
-import { bool, duration, fileMode, int, list, listenSpec, object, oneOf, optional, str, withDefault, type Decoder, type Infer } from '../config/schema.ts';
+import { bool, described, duration, fileMode, int, list, listenSpec, object, oneOf, optional, str, withDefault, type Decoder, type Infer } from '../config/schema.ts';
 import { parseListenSpec } from '../config/schema.ts';
 import type { MilterSessionSettings } from './session.ts';
 
 export const DEFAULT_LISTEN = 'inet:127.0.0.1:8891';
 
 /** A whole number from 1 to 64, or `auto`: one worker per core (os.availableParallelism). */
-const workerCount = (): Decoder<number | 'auto'> => (v, path, issues) => {
-  if (v === 'auto') return 'auto';
-  return int({ min: 1, max: 64 })(v, path, issues);
-};
+const workerCount = (): Decoder<number | 'auto'> =>
+  described('whole number from 1 to 64, or auto', (v, path, issues) => {
+    if (v === 'auto') return 'auto';
+    return int({ min: 1, max: 64 })(v, path, issues);
+  });
 
 export const milterSection = object({
   listen: withDefault(list(listenSpec()), () => [parseListenSpec(DEFAULT_LISTEN)!]),

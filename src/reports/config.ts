@@ -16,13 +16,13 @@ export const reportsSection = object({
   /** Generate and send aggregate reports at all (`report send` does nothing when false). */
   enabled: withDefault(bool(), true),
   /** report_metadata/org_name: who we are, as the receiving organisation. */
-  org_name: withDefault(str(), () => hostDomain()),
+  org_name: withDefault(str(), () => hostDomain(), "the host's domain (its name without the first label)"),
   /** report_metadata/email and the From: of report messages. */
-  email: withDefault(str({ pattern: MAILBOX, hint: 'a mailbox such as dmarc-reports@example.net' }), () => `dmarc-reports@${hostDomain()}`),
+  email: withDefault(str({ pattern: MAILBOX, hint: 'a mailbox such as dmarc-reports@example.net' }), () => `dmarc-reports@${hostDomain()}`, "dmarc-reports@ the host's domain"),
   /** Optional report_metadata/extra_contact_info (a URL or phone number). */
   extra_contact_info: optional(str()),
   /** The Submitter in the subject and file name (RFC 9990 §5.1): our domain. */
-  submitter: withDefault(domain(), () => hostDomain()),
+  submitter: withDefault(domain(), () => hostDomain(), "the host's domain"),
   /** Shortest reporting period; a domain's `ri` is honoured only when it asks for longer. */
   interval: withDefault(duration({ min: 3_600_000, max: 7 * 86_400_000 }), 86_400_000),
   /**
@@ -44,7 +44,7 @@ export const reportsSection = object({
   smtp: withDefault(
     object({
       host: withDefault(hostPort(25), () => ({ host: '127.0.0.1', port: 25 })),
-      helo: withDefault(str(), () => hostname() || 'localhost'),
+      helo: withDefault(str(), () => hostname() || 'localhost', 'the host name'),
       timeout: withDefault(duration({ min: 1000, max: 600_000 }), 60_000),
     }),
     () => ({ host: { host: '127.0.0.1', port: 25 }, helo: hostname() || 'localhost', timeout: 60_000 }),

@@ -18,7 +18,7 @@ export const storeSection = object({
    */
   url: optional(str()),
   /** The SQLite file (the form from before `url`), mode 0600. */
-  path: withDefault(str(), () => join(defaultStateDir(), 'mailanchor.db')),
+  path: withDefault(str(), () => join(defaultStateDir(), 'mailanchor.db'), '$STATE_DIRECTORY/mailanchor.db (systemd StateDirectory=), else /var/lib/mailanchor/mailanchor.db'),
   /** PostgreSQL: a file whose first line is the password, when the URL carries none. */
   password_file: optional(str()),
   /**

@@ -48,17 +48,18 @@ test('RSA and ECDSA chains: records for both; leaf-only pins are flagged as havi
   t.regex(one.err, /only one 3 x x record per chain/);
 });
 
-test('bad input exits 1 with the file named, and prints no record', async (t) => {
+test('bad input exits 65 (EX_DATAERR) with the file named, and prints no record', async (t) => {
   const der = join(pki.dir, 'x.der');
   writeFileSync(der, certDer(rsa.cert));
   const r = await cli(['--host', 'mx.example.org', der]);
-  t.is(r.code, 1);
+  t.is(r.code, 65);
   t.is(r.out, '');
   t.true(r.err.includes(der));
   const k = await cli(['--host', 'mx.example.org', '--key', ec.key, rsa.cert]);
-  t.is(k.code, 1);
+  t.is(k.code, 65);
   t.regex(k.err, /does not belong/);
   t.is(k.out, '', 'no record is printed when the key does not match');
   t.is((await cli(['--usage', '7', rsa.cert])).code, 64);
   t.is((await cli([])).code, 64);
+  t.is((await cli(['--host', 'mx.example.org', join(pki.dir, 'missing.pem')])).code, 66, 'EX_NOINPUT');
 });

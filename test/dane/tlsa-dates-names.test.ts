@@ -74,7 +74,7 @@ test('expired leaf: 3 1 1 with a warning citing RFC 7672 §3.1.1; the default 2 
   // DANE-TA and PKIX-EE, asked for explicitly, are refused: their clients check dates.
   for (const usage of ['2', '1', '0']) {
     const refused = await cli(['--host', 'mx.example.org', '--usage', usage, leaf.chain], after);
-    t.is(refused.code, 1, `usage ${usage}`);
+    t.is(refused.code, 65, `usage ${usage}: EX_DATAERR`);
     t.is(refused.out, '');
     t.regex(refused.err, /expired on/);
   }

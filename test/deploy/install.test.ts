@@ -91,7 +91,8 @@ it('installs the code root-owned and read-only for others, with the pinned Node 
 it('lists everything it put outside /opt/mailanchor, and only that', (t) => {
   const listed = readFileSync(root!.at('/opt/mailanchor/INSTALLED-FILES'), 'utf8').trim().split('\n').sort();
   const units = readdirSync(join(root!.dir, 'usr/local/lib/systemd/system')).map((u) => `/usr/local/lib/systemd/system/${u}`);
-  t.deepEqual(listed, [...units, '/usr/local/lib/sysusers.d/mailanchor.conf', '/usr/local/lib/tmpfiles.d/mailanchor.conf', '/usr/local/sbin/mailanchor'].sort());
+  const man = ['/usr/local/share/man/man5/mailanchor.yml.5', '/usr/local/share/man/man8/mailanchor.8'];
+  t.deepEqual(listed, [...units, ...man, '/usr/local/lib/sysusers.d/mailanchor.conf', '/usr/local/lib/tmpfiles.d/mailanchor.conf', '/usr/local/sbin/mailanchor'].sort());
   for (const f of listed.filter((x) => !x.endsWith('/mailanchor'))) t.deepEqual(mode(f), { mode: '0644', uid: 0, gid: 0 }, f);
 });
 
@@ -113,6 +114,24 @@ it('the installed command runs the compiled code: check-config, and a milter who
   } finally {
     await stopChild(child);
   }
+});
+
+it('the installed man pages are the committed ones and render; the installed command answers --version and --help', (t) => {
+  const checkout = new URL('../../', import.meta.url).pathname;
+  for (const [installed, source] of [['/usr/local/share/man/man8/mailanchor.8', 'man/mailanchor.8'], ['/usr/local/share/man/man5/mailanchor.yml.5', 'man/mailanchor.yml.5']] as const) {
+    t.is(readFileSync(root!.at(installed), 'utf8'), readFileSync(join(checkout, source), 'utf8'), installed);
+    const r = spawnSync('man', ['--warnings', '-E', 'UTF-8', '-l', '-Tutf8', '-Z', root!.at(installed)], { encoding: 'utf8' });
+    t.is(r.status, 0, r.stderr);
+    t.is(r.stderr, '', `${installed}: no warnings`);
+  }
+  const bin = root!.at('/opt/mailanchor/bin/mailanchor');
+  const version = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+  t.is(version.status, 0, version.stderr);
+  const pkg = JSON.parse(readFileSync(join(checkout, 'package.json'), 'utf8')) as { version: string };
+  t.regex(version.stdout, new RegExp(`^mailanchor ${pkg.version.replace(/\./g, '\\.')} \\(Node v24\\.`), 'the package version, from the installed package.json, and the pinned Node');
+  const help = spawnSync(bin, ['keys', 'rotate', '--help'], { encoding: 'utf8' });
+  t.is(help.status, 0, help.stderr);
+  t.regex(help.stdout, /^usage: mailanchor keys rotate /);
 });
 
 it('an upgrade keeps the admin\'s config and removes a file the new version no longer ships', (t) => {

@@ -82,7 +82,7 @@ it('the password never appears in a location, a log line or an error message', a
 
   // The CLI, end to end: its output and errors carry no password either.
   const io = captureIo(dir);
-  t.is(await storeCli(['migrate', '--store', wrong], io), 1);
+  t.is(await storeCli(['migrate', '--store', wrong], io), 77, 'EX_NOPERM: the server refused our role');
   t.is(await storeCli(['status', '--store', pg.url(db)], io), 0, io.err());
   const all = io.out() + io.err();
   t.regex(all, new RegExp(`store: postgresql://mailanchor@127\\.0\\.0\\.1:${pg.port}/${db} \\(postgres\\)`));
@@ -133,7 +133,7 @@ it('migrate_at_start: false — a command refuses an unmigrated schema and names
   const cfg = join(dir, 'no-auto.yml');
   writeFileSync(cfg, 'store:\n  migrate_at_start: false\n');
   const io = captureIo(dir);
-  t.is(await keysCli(['list', '--config', cfg, '--store', pg.url(db)], io), 1);
+  t.is(await keysCli(['list', '--config', cfg, '--store', pg.url(db)], io), 78, 'EX_CONFIG: migrate, or let migrate_at_start do it');
   t.regex(io.err(), /schema older than this mailanchor needs \(keys 0 < 3, dmarc_evaluations 0 < 1, dmarc_reports 0 < 1, received_reports 0 < 1\); run `mailanchor store migrate --store postgresql:\/\/mailanchor@127\.0\.0\.1:\d+\/\w+`/);
   t.is(await storeCli(['migrate', '--store', pg.url(db)], io), 0, io.err());
   t.is(await keysCli(['list', '--config', cfg, '--store', pg.url(db)], io), 0, io.err());

@@ -3,18 +3,19 @@
  * `reports.page`); composed into the `reports:` section by `src/reports/config.ts`. Every
  * key is documented with its default in mailanchor.example.yml.
  */
-import { duration, hostPort, int, object, oneOf, optional, str, withDefault, type Decoder, type Infer } from '../../config/schema.ts';
+import { described, duration, hostPort, int, object, oneOf, optional, str, withDefault, type Decoder, type Infer } from '../../config/schema.ts';
 import type { ReadLimits } from '../read/limits.ts';
 
 /** A percentage, 0–100, decimals allowed (`99.5`, `"99.5%"`). */
-const percent = (): Decoder<number> => (v, path, issues) => {
-  const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v.replace(/%\s*$/, '')) : NaN;
-  if (!Number.isFinite(n) || n < 0 || n > 100) {
-    issues.push({ path, message: `expected a percentage between 0 and 100, got ${JSON.stringify(v)}` });
-    return undefined as unknown as number;
-  }
-  return n;
-};
+const percent = (): Decoder<number> =>
+  described('percentage from 0 to 100', (v, path, issues) => {
+    const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v.replace(/%\s*$/, '')) : NaN;
+    if (!Number.isFinite(n) || n < 0 || n > 100) {
+      issues.push({ path, message: `expected a percentage between 0 and 100, got ${JSON.stringify(v)}` });
+      return undefined as unknown as number;
+    }
+    return n;
+  });
 
 const MiB = 1024 * 1024;
 
