@@ -2,12 +2,13 @@
 # Installs the Debian packages the tests and benchmarks use: real Postfix, Knot DNS,
 # Unbound, PostgreSQL (the fleet store; tests run their own cluster with initdb + pg_ctl)
 # and the independent oracles (miltertest, python3-dkim and python3-authres, which its ARC
-# sealing needs, OpenDKIM, hash-slinger, xmllint, Chromium). Idempotent; safe to run on a
-# developer machine as root.
+# sealing needs, OpenDKIM, hash-slinger, xmllint, Chromium), and for the deployment test
+# Dovecot (SASL for the submission service) and swaks' TLS (libnet-ssleay-perl).
+# Idempotent; safe to run on a developer machine as root.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(
-  postfix swaks
+  postfix swaks libnet-ssleay-perl dovecot-core
   knot knot-dnsutils unbound ldnsutils
   miltertest python3-dkim python3-authres opendkim opendkim-tools opendmarc rspamd
   hash-slinger libxml2-utils chromium openssl systemd

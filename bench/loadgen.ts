@@ -4,8 +4,11 @@
  * against any milter. Prints messages/s, latency percentiles (per message, MAIL → final
  * reply) and the milter's peak RSS.
  *
- *   npx node bench/loadgen.ts --self [--sessions 1,50,500] [--messages 5000]
- *       starts `mailanchor milter --filter test-header` (no-op-ish: adds one header) as a child
+ *   npx node bench/loadgen.ts --self [--entry stripped|compiled] [--filter test-header|mail] [--sessions 1,50,500] [--messages 5000]
+ *       starts `mailanchor milter --filter test-header` (no-op-ish: adds one header) as a child:
+ *       `stripped` runs src/cli/main.ts through Node's type stripper, `compiled` runs
+ *       bin/mailanchor (dist/, `npm run build`) as the installed command does; both with
+ *       --max-semi-space-size=2. Prints the idle RSS too (2 s after "listening").
  *   npx node bench/loadgen.ts --target inet:127.0.0.1:8891 --pid 1234 --sessions 50
  */
 import { spawn } from 'node:child_process';
@@ -13,7 +16,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MilterClient, sendMessage, type SimpleMessage } from '../src/milter/mta-client.ts';
 import { freePort } from '../test/support/ports.ts';
-import { peakRssMiB, resetPeakRss } from './proc-stats.ts';
+import { peakRssMiB, resetPeakRss, rssMiB } from './proc-stats.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -83,10 +86,15 @@ export async function runLoad(target: string, sessions: number, messages: number
   return { sessions, messages: latencies.length, seconds, perSecond: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? 0, errors };
 }
 
+export type Entry = 'stripped' | 'compiled';
+
 /** Starts the real CLI with the test-header filter on a free port; returns target, pid and stop. */
-export async function startSelf(): Promise<{ target: string; pid: number; stop: () => Promise<void> }> {
+export async function startSelf(entry: Entry = 'stripped', filter: 'test-header' | 'mail' = 'test-header'): Promise<{ target: string; pid: number; stop: () => Promise<void> }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'milter', '--filter', 'test-header', '--listen', `inet:127.0.0.1:${port}`], {
+  const args = ['milter', '--filter', filter, '--listen', `inet:127.0.0.1:${port}`, '--dns', '127.0.0.1:1'];
+  // bin/mailanchor execs the pinned node on dist/, so the pid is the milter's own.
+  const [cmd, argv] = entry === 'compiled' ? [join(ROOT, 'bin/mailanchor'), args] : [process.execPath, ['--max-semi-space-size=2', join(ROOT, 'src/cli/main.ts'), ...args]];
+  const child = spawn(cmd, argv, {
     env: { ...process.env, MAILANCHOR_STATE_DIR: join(ROOT, 'bench/results/loadgen-state') },
     stdio: ['ignore', 'pipe', 'ignore'],
   });
@@ -112,14 +120,22 @@ async function main(): Promise<void> {
       target: { type: 'string' },
       pid: { type: 'string' },
       sessions: { type: 'string', default: '1,50,500' },
+      entry: { type: 'string', default: 'stripped' },
+      filter: { type: 'string', default: 'test-header' },
       messages: { type: 'string', default: '5000' },
     },
   });
-  const self = values.self || !values.target ? await startSelf() : undefined;
+  if (values.entry !== 'stripped' && values.entry !== 'compiled') throw new Error('--entry must be stripped or compiled');
+  if (values.filter !== 'test-header' && values.filter !== 'mail') throw new Error('--filter must be test-header or mail');
+  const self = values.self || !values.target ? await startSelf(values.entry, values.filter) : undefined;
   const target = self?.target ?? values.target!;
   const pid = self?.pid ?? (values.pid ? Number(values.pid) : undefined);
   const total = Number(values.messages);
-  console.log(`milter load: ${target}${self ? ' (mailanchor milter --filter test-header)' : ''}, ${total} messages per run, node ${process.version}`);
+  console.log(`milter load: ${target}${self ? ` (mailanchor milter --filter ${values.filter}, ${values.entry})` : ''}, ${total} messages per run, node ${process.version}`);
+  if (self) {
+    await new Promise((r) => setTimeout(r, 2000));
+    console.log(`idle RSS: ${rssMiB([self.pid]).toFixed(1)} MiB`);
+  }
   console.log('sessions  messages/s   p50 ms   p99 ms   max ms  errors  peak RSS MiB');
   try {
     await runLoad(target, 10, 500); // warm-up: JIT, connection setup

@@ -7,7 +7,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import winston from 'winston';
 import { ConfigError, formatIssue, loadConfig } from '../config/load.ts';
 import { parseDnsServer, resolverOptions } from '../dns/config.ts';
 import { createResolver } from '../dns/resolver.ts';
@@ -19,6 +18,7 @@ import { publisherFromConfig } from '../keys/publisher-from-config.ts';
 import { customerCnames } from '../keys/hosted.ts';
 import { observeKey, recordSet, rotateDomain, type DomainReport } from '../keys/rotate.ts';
 import { domainDefaults } from '../keys/config.ts';
+import { createLogger } from '../log/logger.ts';
 import type { Store } from '../store/store.ts';
 import type { CliCommand, CliIo } from './io.ts';
 import { openCommandStore } from './open-store.ts';
@@ -76,7 +76,7 @@ export const run: CliCommand = async (argv, io) => {
     else io.stderr.write(`mailanchor keys: ${describeError(err).message}\n`);
     return 1;
   }
-  const logger = winston.createLogger({ level: 'info', format: winston.format.printf((i) => `${i.level}: ${String(i.message)} ${JSON.stringify({ ...i, level: undefined, message: undefined })}`), transports: [new winston.transports.Stream({ stream: io.stderr })] });
+  const logger = createLogger(config.log, io.stderr);
   const dns = createResolver(resolverOptions(config.dns, values.dns ? { servers: values.dns.map(parseDnsServer) } : {}));
   let opened: Store;
   try {

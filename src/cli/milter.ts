@@ -1,13 +1,16 @@
 /**
- * `mailanchor milter [--config FILE] [--store FILE|URL] [--listen SPEC]... [--dns HOST[:PORT]]... [--filter mail|test-header] [--workers N]`
- * Runs until SIGTERM/SIGINT (drain, exit 0); SIGHUP reloads the config and keys. With more
+ * `mailanchor milter [--config FILE] [--store FILE|URL] [--listen SPEC]... [--metrics-listen HOST:PORT|off] [--dns HOST[:PORT]]... [--filter mail|test-header] [--workers N]`
+ * `--listen` replaces `milter.listen`, `--metrics-listen` `metrics.listen` (`off`: no
+ * endpoint, e.g. for a second instance beside the service); the two may not name the same
+ * address, whichever way they were set. Runs until SIGTERM/SIGINT (drain, exit 0); SIGHUP reloads the config and keys. With more
  * than one worker (`milter.workers`, `--workers`) this process is the cluster primary and
  * the same command runs again in each worker.
  */
 import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { ConfigError, formatIssue, loadConfig } from '../config/load.ts';
-import { parseListenSpec, type ListenSpec } from '../config/schema.ts';
+import { metricsCollision } from '../config/listen-collision.ts';
+import { formatListenSpec, parseHostPort, parseListenSpec, type ListenSpec } from '../config/schema.ts';
 import type { Config } from '../config/sections.ts';
 import { parseDnsServer } from '../dns/config.ts';
 import type { DnsServer } from '../dns/types.ts';
@@ -17,7 +20,7 @@ import { startRuntime, type FilterName } from '../app/runtime.ts';
 import { createLogger } from '../log/logger.ts';
 import type { CliCommand } from './io.ts';
 
-const USAGE = 'usage: mailanchor milter [--config FILE] [--store FILE|postgresql://USER@HOST:PORT/DB] [--listen inet:HOST:PORT|inet6:[ADDR]:PORT|unix:/path]... [--dns HOST[:PORT]]... [--filter mail|test-header] [--workers N]\n';
+const USAGE = 'usage: mailanchor milter [--config FILE] [--store FILE|postgresql://USER@HOST:PORT/DB] [--listen inet:HOST:PORT|inet6:[ADDR]:PORT|unix:/path]... [--metrics-listen HOST:PORT|off] [--dns HOST[:PORT]]... [--filter mail|test-header] [--workers N]\n';
 
 export const run: CliCommand = async (argv, io) => {
   let values;
@@ -28,6 +31,7 @@ export const run: CliCommand = async (argv, io) => {
         config: { type: 'string' },
         store: { type: 'string' },
         listen: { type: 'string', multiple: true },
+        'metrics-listen': { type: 'string' },
         dns: { type: 'string', multiple: true },
         filter: { type: 'string' },
         workers: { type: 'string' },
@@ -51,6 +55,16 @@ export const run: CliCommand = async (argv, io) => {
       return 64;
     }
     listen.push(spec);
+  }
+  let metricsListen: { host: string; port: number } | 'off' | undefined;
+  const ml = values['metrics-listen'];
+  if (ml !== undefined) {
+    const hp = ml === 'off' ? 'off' : parseHostPort(ml, 9465);
+    if (!hp) {
+      io.stderr.write(`mailanchor milter: --metrics-listen ${ml}: expected HOST:PORT or off\n`);
+      return 64;
+    }
+    metricsListen = hp;
   }
   let dns: DnsServer[];
   try {
@@ -82,10 +96,22 @@ export const run: CliCommand = async (argv, io) => {
   // The primary reads the file once here (for `workers`); a worker reads it in startRuntime.
   let config: Config | undefined;
   if (cluster.isPrimary) {
+    let loaded: Config;
     try {
-      ({ config } = await loadConfig(values.config));
+      ({ config: loaded } = await loadConfig(values.config));
     } catch (err) {
       return cannotStart(err);
+    }
+    if (metricsListen !== undefined) loaded = { ...loaded, metrics: { ...loaded.metrics, listen: metricsListen === 'off' ? undefined : metricsListen } };
+    config = loaded;
+    const effective = listen.length ? listen : loaded.milter.listen;
+    const clash = metricsCollision(effective, loaded.metrics.listen);
+    if (clash !== undefined) {
+      const where = (what: string, flag: string, given: boolean): string => (given ? flag : `${what} in ${values.config ?? 'the config'}`);
+      io.stderr.write(
+        `mailanchor milter: ${where('milter.listen', '--listen', listen.length > 0)} ${formatListenSpec(effective[clash]!)} is also ${where('metrics.listen', '--metrics-listen', metricsListen !== undefined)}: choose another port, or --metrics-listen HOST:PORT|off\n`,
+      );
+      return 64;
     }
     workers ??= config.milter.workers;
     if (workers > 1) {

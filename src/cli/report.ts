@@ -129,7 +129,12 @@ async function read(args: readonly string[], io: CliIo, config: Config): Promise
     io.stderr.write(USAGE);
     return 64;
   }
-  const result = await readReports(positionals.map((p) => resolve(io.cwd, p)), config.reports.read, config.reports.domains);
+  const limits = config.reports.read;
+  const result = await readReports(
+    positionals.map((p) => resolve(io.cwd, p)),
+    { maxFileSize: limits.max_file_size, maxUncompressedSize: limits.max_uncompressed_size, maxZipEntries: limits.max_zip_entries },
+    config.reports.domains,
+  );
   io.stdout.write(renderText(result.summary, result.skipped));
   if (values.html) {
     const out = resolve(io.cwd, values.html);

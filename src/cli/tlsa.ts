@@ -14,9 +14,9 @@
 import { parseArgs } from 'node:util';
 import { createPublicKey, createPrivateKey, type X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createLogger, format, transports } from 'winston';
 import type { CliCommand, CliIo } from './io.ts';
 import { loadConfig } from '../config/load.ts';
+import { createLogger } from '../log/logger.ts';
 import type { Config } from '../config/sections.ts';
 import { parseDnsServer, resolverOptions } from '../dns/config.ts';
 import { createResolver } from '../dns/resolver.ts';
@@ -239,14 +239,14 @@ function siteFrom(config: Config, values: { host?: string | undefined; port?: st
     port,
     proto: values.proto ? protoOf(values.proto) : (configured?.proto ?? 'tcp'),
     zone: values.zone ?? configured?.zone,
-    certFiles: configured?.certFiles ?? [],
-    nextFiles: configured?.nextFiles ?? [],
+    cert_files: configured?.cert_files ?? [],
+    next_files: configured?.next_files ?? [],
     records: configured?.records ?? 'smtp',
     authoritative: values.auth && values.auth.length > 0 ? values.auth.map(parseDnsServer) : (configured?.authoritative ?? []),
     ttl: ttl !== undefined ? ttl * 1000 : (configured?.ttl ?? 3_600_000),
   };
   const owner = tlsaOwner(site.host, site.port, site.proto);
-  return { site, owner, zone: siteZone(site), stateFile: values.state ?? stateFileFor(config.dane.stateDir, owner), servers: site.authoritative, now: nowOf(values.now) };
+  return { site, owner, zone: siteZone(site), stateFile: values.state ?? stateFileFor(config.dane.state_dir, owner), servers: site.authoritative, now: nowOf(values.now) };
 }
 
 function observerFor(config: Config, servers: readonly DnsServer[], zone: string) {
@@ -260,8 +260,8 @@ async function runRollover(argv: readonly string[], io: CliIo): Promise<number> 
   const { values, positionals } = parseArgs({ args: [...argv], allowPositionals: true, options: { ...COMMON, ...SITE_OPTIONS, next: { type: 'string', multiple: true }, format: { type: 'string' } } });
   const { config } = await loadConfig(values.config);
   const f = siteFrom(config, values);
-  const current = positionals.length > 0 ? positionals : f.site.certFiles;
-  const nextFiles = values.next ?? f.site.nextFiles;
+  const current = positionals.length > 0 ? positionals : f.site.cert_files;
+  const nextFiles = values.next ?? f.site.next_files;
   if (current.length === 0) throw new UsageError('give the current certificate chain file(s)');
   const toRecords = async (files: readonly string[]): Promise<Tlsa[]> => {
     const out: Tlsa[] = [];
@@ -325,7 +325,7 @@ async function runDeployCheck(argv: readonly string[], io: CliIo): Promise<numbe
 async function runSidecarCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({ args: [...argv], options: { config: { type: 'string' }, once: { type: 'boolean' }, publisher: { type: 'string' }, server: { type: 'string' }, tsig: { type: 'string' }, fragment: { type: 'string' }, reload: { type: 'string' }, hook: { type: 'string' } } });
   const { config } = await loadConfig(values.config);
-  const logger = createLogger({ level: 'info', format: format.combine(format.timestamp(), format.json()), transports: [new transports.Stream({ stream: io.stderr })] });
+  const logger = createLogger(config.log, io.stderr);
   let publisher: TlsaPublisher;
   if (values.publisher === 'rfc2136') {
     if (!values.server) throw new UsageError('--publisher rfc2136 needs --server HOST[:PORT] (the primary)');
@@ -344,8 +344,8 @@ async function runSidecarCommand(argv: readonly string[], io: CliIo): Promise<nu
   const deps = {
     publisher,
     observe: (site: DaneSiteConfig, owner: string) => observerFor(config, site.authoritative, siteZone(site))(owner),
-    loadState: (owner: string) => loadRolloverState(stateFileFor(config.dane.stateDir, owner), owner),
-    saveState: (state: Parameters<typeof saveRolloverState>[1]) => saveRolloverState(stateFileFor(config.dane.stateDir, state.owner), state),
+    loadState: (owner: string) => loadRolloverState(stateFileFor(config.dane.state_dir, owner), owner),
+    saveState: (state: Parameters<typeof saveRolloverState>[1]) => saveRolloverState(stateFileFor(config.dane.state_dir, state.owner), state),
     now: Date.now,
     logger,
   };

@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { MailanchorError } from '../errors.ts';
+import { metricsCollision } from './listen-collision.ts';
 import type { ConfigIssue } from './schema.ts';
 import { configSchema, type Config } from './sections.ts';
 
@@ -28,11 +29,23 @@ export function formatIssue(i: ConfigIssue): string {
 export function decodeConfig(raw: unknown, lines: ReadonlyMap<string, number> = new Map()): { config: Config; issues: ConfigIssue[] } {
   const issues: ConfigIssue[] = [];
   const config = configSchema(raw ?? {}, '', issues);
+  if (issues.length === 0) issues.push(...crossCheck(config));
   return { config, issues: issues.map((i) => withLine(i, lines)) };
+}
+
+/** Problems no single key shows: values that contradict each other. */
+function crossCheck(config: Config): ConfigIssue[] {
+  const i = metricsCollision(config.milter.listen, config.metrics.listen);
+  return i === undefined ? [] : [{ path: 'metrics.listen', message: `is also milter.listen[${i}]; the milter and the metrics endpoint need different ports` }];
 }
 
 /** Parses YAML text; returns the config or throws ConfigError with every problem. */
 export function parseConfigText(text: string, file: string): Config {
+  return parseConfigFile(text, file).config;
+}
+
+/** The config and the file as parsed (what it sets, for `check-config --print`). */
+export function parseConfigFile(text: string, file: string): { config: Config; raw: unknown } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -44,24 +57,25 @@ export function parseConfigText(text: string, file: string): Config {
   }
   const lines = new Map<string, number>();
   if (doc.contents) collectLines(doc.contents as Node, '', lines, lineCounter);
-  const { config, issues } = decodeConfig(doc.toJS(), lines);
+  const raw: unknown = doc.toJS();
+  const { config, issues } = decodeConfig(raw, lines);
   if (issues.length > 0) throw new ConfigError('INVALID', file, issues);
-  return config;
+  return { config, raw: raw ?? {} };
 }
 
 /** Loads `file`, or the default path if it exists, or all defaults. */
-export async function loadConfig(file?: string): Promise<{ config: Config; source: string }> {
+export async function loadConfig(file?: string): Promise<{ config: Config; source: string; raw: unknown }> {
   const path = file ?? DEFAULT_CONFIG_PATH;
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
     if (file === undefined && (err as NodeJS.ErrnoException).code === 'ENOENT') {
-      return { config: decodeConfig({}).config, source: '(built-in defaults)' };
+      return { config: decodeConfig({}).config, source: '(built-in defaults)', raw: {} };
     }
     throw new ConfigError('UNREADABLE', path, [{ path: '', message: (err as Error).message }], err);
   }
-  return { config: parseConfigText(text, path), source: path };
+  return { ...parseConfigFile(text, path), source: path };
 }
 
 function collectLines(node: Node, path: string, out: Map<string, number>, lc: LineCounter): void {

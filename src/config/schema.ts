@@ -4,6 +4,14 @@
  * sections, decodes the whole file once and reports every problem with its key path and
  * line. A decoder records problems in `issues` and keeps going, so one run shows them all;
  * its return value is only used when `issues` stays empty.
+ *
+ * The schema can be walked: `object` decoders carry their `fields`, `list`/`record` their
+ * `item`, and decoders whose value is not the file's own syntax (durations, listen specs,
+ * host:port, modes) an `encode` back to it. `check-config --print` and the naming and
+ * documentation tests read the schema this way; nothing else needs to.
+ *
+ * Keys are snake_case, everywhere. An unknown key whose snake_case form is known is
+ * reported as renamed, naming the key to use (files written for 0.1 used some camelCase).
  */
 import { isIP } from 'node:net';
 
@@ -15,8 +23,31 @@ export interface ConfigIssue {
   readonly line?: number;
 }
 
-export type Decoder<T> = (value: unknown, path: string, issues: ConfigIssue[]) => T;
+export interface Decoder<T> {
+  (value: unknown, path: string, issues: ConfigIssue[]): T;
+  /** The decoded value in the file's syntax (`30000` ms → `"30s"`), for `check-config --print`. */
+  // A method, so Decoder<number> is still a Decoder<unknown> (parameters are bivariant).
+  encode?(value: T): unknown;
+  /** An `object` decoder's fields. */
+  readonly fields?: Readonly<Record<string, Field<unknown>>>;
+  /** A `list` or `record` decoder's item decoder. */
+  readonly item?: Decoder<unknown>;
+  /** A `record`: its keys are data (domain names …), not names of the schema. */
+  readonly freeKeys?: true;
+}
 export type Infer<D> = D extends Decoder<infer T> ? T : never;
+
+/** Attaches schema metadata to a decoder function. */
+function withMeta<T>(fn: (value: unknown, path: string, issues: ConfigIssue[]) => T, meta: Pick<Decoder<T>, 'encode' | 'fields' | 'item' | 'freeKeys'>): Decoder<T> {
+  return Object.assign(fn, meta) as Decoder<T>;
+}
+
+/** `cacheMaxTtl` → `cache_max_ttl`. */
+export function snakeCase(key: string): string {
+  return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/([A-Z])([A-Z][a-z])/g, '$1_$2').toLowerCase();
+}
+
+export const isSnakeCase = (key: string): boolean => /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/.test(key);
 
 function fail<T>(issues: ConfigIssue[], path: string, message: string): T {
   issues.push({ path, message });
@@ -76,39 +107,55 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? 's']!);
 }
 
-/** A duration in milliseconds: `30s`, `5m`, `7d`, `6mo`, or a number of seconds. */
-export const duration =
-  (opts: { min?: number; max?: number } = {}): Decoder<number> =>
-  (v, path, issues) => {
-    const ms = typeof v === 'number' ? v * 1000 : typeof v === 'string' ? parseDuration(v) : undefined;
-    if (ms === undefined || !Number.isFinite(ms) || ms < 0) return fail(issues, path, `expected a duration such as 30s, 5m, 7d or 6mo, got ${describe(v)}`);
-    if (opts.min !== undefined && ms < opts.min) return fail(issues, path, `must be at least ${opts.min} ms`);
-    if (opts.max !== undefined && ms > opts.max) return fail(issues, path, `must be at most ${opts.max} ms`);
-    return ms;
-  };
+/** Milliseconds in the largest unit that divides them exactly: 600000 → `10m`, 0 → `0`. */
+export function formatDuration(ms: number): string | 0 {
+  if (ms === 0) return 0;
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    const size = DURATION_UNITS[unit]!;
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
 
-export const list =
-  <T>(item: Decoder<T>, opts: { minLength?: number } = {}): Decoder<T[]> =>
-  (v, path, issues) => {
-    // A single scalar where a list is expected is taken as a one-item list (`dns: 127.0.0.1`).
-    const arr = Array.isArray(v) ? v : v === undefined || v === null ? [] : [v];
-    if (opts.minLength !== undefined && arr.length < opts.minLength) return fail(issues, path, `needs at least ${opts.minLength} item(s)`);
-    return arr.map((x, i) => item(x, `${path}[${i}]`, issues));
-  };
+/** A duration in milliseconds: `30s`, `5m`, `7d`, `6mo`, or a number of seconds. */
+export const duration = (opts: { min?: number; max?: number } = {}): Decoder<number> =>
+  withMeta(
+    (v, path, issues) => {
+      const ms = typeof v === 'number' ? v * 1000 : typeof v === 'string' ? parseDuration(v) : undefined;
+      if (ms === undefined || !Number.isFinite(ms) || ms < 0) return fail(issues, path, `expected a duration such as 30s, 5m, 7d or 6mo, got ${describe(v)}`);
+      if (opts.min !== undefined && ms < opts.min) return fail(issues, path, `must be at least ${formatDuration(opts.min) || '0'}`);
+      if (opts.max !== undefined && ms > opts.max) return fail(issues, path, `must be at most ${formatDuration(opts.max)}`);
+      return ms;
+    },
+    { encode: formatDuration },
+  );
+
+export const list = <T>(item: Decoder<T>, opts: { minLength?: number } = {}): Decoder<T[]> =>
+  withMeta(
+    (v, path, issues) => {
+      // A single scalar where a list is expected is taken as a one-item list (`dns: 127.0.0.1`).
+      const arr = Array.isArray(v) ? v : v === undefined || v === null ? [] : [v];
+      if (opts.minLength !== undefined && arr.length < opts.minLength) return fail(issues, path, `needs at least ${opts.minLength} item(s)`);
+      return arr.map((x, i) => item(x, `${path}[${i}]`, issues));
+    },
+    { item: item as Decoder<unknown>, ...(item.encode ? { encode: (xs: T[]) => xs.map((x) => item.encode!(x)) } : {}) },
+  );
 
 /** A mapping with free keys (e.g. per-domain settings), each value decoded alike. */
-export const record =
-  <T>(item: Decoder<T>, keyDecoder: Decoder<string> = str()): Decoder<Record<string, T>> =>
-  (v, path, issues) => {
-    if (v === undefined || v === null) return {};
-    if (typeof v !== 'object' || Array.isArray(v)) return fail(issues, path, `expected a mapping, got ${describe(v)}`);
-    const out: Record<string, T> = {};
-    for (const [k, x] of Object.entries(v)) {
-      const key = keyDecoder(k, `${path}.${k}`, issues);
-      out[key] = item(x, `${path}.${k}`, issues);
-    }
-    return out;
-  };
+export const record = <T>(item: Decoder<T>, keyDecoder: Decoder<string> = str()): Decoder<Record<string, T>> =>
+  withMeta(
+    (v, path, issues) => {
+      if (v === undefined || v === null) return {};
+      if (typeof v !== 'object' || Array.isArray(v)) return fail(issues, path, `expected a mapping, got ${describe(v)}`);
+      const out: Record<string, T> = {};
+      for (const [k, x] of Object.entries(v)) {
+        const key = keyDecoder(k, `${path}.${k}`, issues);
+        out[key] = item(x, `${path}.${k}`, issues);
+      }
+      return out;
+    },
+    { item: item as Decoder<unknown>, freeKeys: true },
+  );
 
 /** A field of an object: its decoder and the default used when the key is absent. */
 export interface Field<T> {
@@ -125,29 +172,38 @@ export const optional = <T>(decode: Decoder<T>): Field<T | undefined> => ({ deco
 
 type FieldsOf<S> = { [K in keyof S]: S[K] extends Field<infer T> ? T : never };
 
+/** What is wrong with a key the shape does not have: renamed to snake_case, or unknown. */
+function unknownKey(key: string, path: string, shape: Record<string, unknown>): string {
+  const renamed = snakeCase(key);
+  if (renamed !== key && renamed in shape) return `renamed: use ${join(path, renamed)} (config keys are snake_case)`;
+  return `unknown key (known: ${Object.keys(shape).join(', ')})`;
+}
+
 /** A mapping with known keys; unknown keys are reported (typos must not pass silently). */
-export const object =
-  <S extends Record<string, Field<unknown>>>(shape: S): Decoder<FieldsOf<S>> =>
-  (v, path, issues) => {
-    const input = v === undefined || v === null ? {} : v;
-    if (typeof input !== 'object' || Array.isArray(input)) return fail(issues, path, `expected a mapping, got ${describe(v)}`);
-    const src = input as Record<string, unknown>;
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(src)) {
-      if (!(key in shape)) issues.push({ path: join(path, key), message: `unknown key (known: ${Object.keys(shape).join(', ')})` });
-    }
-    for (const [key, field] of Object.entries(shape)) {
-      const raw = src[key];
-      if (raw === undefined || raw === null) {
-        if (field.default) out[key] = field.default();
-        else if (field.optional) out[key] = undefined;
-        else issues.push({ path: join(path, key), message: 'is required' });
-        continue;
+export const object = <S extends Record<string, Field<unknown>>>(shape: S): Decoder<FieldsOf<S>> =>
+  withMeta(
+    (v, path, issues) => {
+      const input = v === undefined || v === null ? {} : v;
+      if (typeof input !== 'object' || Array.isArray(input)) return fail(issues, path, `expected a mapping, got ${describe(v)}`);
+      const src = input as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const key of Object.keys(src)) {
+        if (!(key in shape)) issues.push({ path: join(path, key), message: unknownKey(key, path, shape) });
       }
-      out[key] = field.decode(raw, join(path, key), issues);
-    }
-    return out as FieldsOf<S>;
-  };
+      for (const [key, field] of Object.entries(shape)) {
+        const raw = src[key];
+        if (raw === undefined || raw === null) {
+          if (field.default) out[key] = field.default();
+          else if (field.optional) out[key] = undefined;
+          else issues.push({ path: join(path, key), message: 'is required' });
+          continue;
+        }
+        out[key] = field.decode(raw, join(path, key), issues);
+      }
+      return out as FieldsOf<S>;
+    },
+    { fields: shape },
+  );
 
 function join(path: string, key: string): string {
   return path ? `${path}.${key}` : key;
@@ -189,17 +245,34 @@ export function parseHostPort(text: string, defaultPort: number | undefined): { 
   return { host, port };
 }
 
-export const listenSpec = (): Decoder<ListenSpec> => (v, path, issues) => {
-  const spec = typeof v === 'string' ? parseListenSpec(v) : undefined;
-  return spec ?? fail(issues, path, `expected inet:HOST:PORT, inet6:[ADDR]:PORT or unix:/path, got ${describe(v)}`);
-};
+/** A listen spec in Postfix syntax again: `inet:127.0.0.1:8891`, `inet6:[::1]:8891`, `unix:/path`. */
+export function formatListenSpec(spec: ListenSpec): string {
+  if (spec.kind === 'unix') return `unix:${spec.path}`;
+  return isIP(spec.host) === 6 ? `inet6:[${spec.host}]:${spec.port}` : `inet:${spec.host}:${spec.port}`;
+}
 
-export const hostPort =
-  (defaultPort: number): Decoder<{ host: string; port: number }> =>
-  (v, path, issues) => {
-    const hp = typeof v === 'string' ? parseHostPort(v, defaultPort) : undefined;
-    return hp ?? fail(issues, path, `expected HOST[:PORT], got ${describe(v)}`);
-  };
+/** `HOST:PORT`, IPv6 in brackets. */
+export function formatHostPort(hp: { readonly host: string; readonly port: number }): string {
+  return isIP(hp.host) === 6 ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+}
+
+export const listenSpec = (): Decoder<ListenSpec> =>
+  withMeta(
+    (v, path, issues) => {
+      const spec = typeof v === 'string' ? parseListenSpec(v) : undefined;
+      return spec ?? fail(issues, path, `expected inet:HOST:PORT, inet6:[ADDR]:PORT or unix:/path, got ${describe(v)}`);
+    },
+    { encode: formatListenSpec },
+  );
+
+export const hostPort = (defaultPort: number): Decoder<{ host: string; port: number }> =>
+  withMeta(
+    (v, path, issues) => {
+      const hp = typeof v === 'string' ? parseHostPort(v, defaultPort) : undefined;
+      return hp ?? fail(issues, path, `expected HOST[:PORT], got ${describe(v)}`);
+    },
+    { encode: formatHostPort },
+  );
 
 /** A domain name: lower-cased, no trailing dot. */
 export const domain = (): Decoder<string> => (v, path, issues) => {
@@ -222,8 +295,12 @@ export const cidr = (): Decoder<string> => (v, path, issues) => {
 };
 
 /** Octal file mode (`"0660"` or 0o660). */
-export const fileMode = (): Decoder<number> => (v, path, issues) => {
-  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0o7777) return v;
-  if (typeof v === 'string' && /^0?[0-7]{3,4}$/.test(v)) return parseInt(v, 8);
-  return fail(issues, path, `expected an octal mode such as "0660", got ${describe(v)}`);
-};
+export const fileMode = (): Decoder<number> =>
+  withMeta(
+    (v, path, issues) => {
+      if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0o7777) return v;
+      if (typeof v === 'string' && /^0?[0-7]{3,4}$/.test(v)) return parseInt(v, 8);
+      return fail(issues, path, `expected an octal mode such as "0660", got ${describe(v)}`);
+    },
+    { encode: (mode) => mode.toString(8).padStart(4, '0') },
+  );

@@ -10,9 +10,9 @@ export const daneSiteSection = object({
   /** The DNS zone holding the owner; default: `host` without its first label. */
   zone: optional(domain()),
   /** PEM chains in service (leaf first, then issuers; key may be in the file) — one per algorithm (RSA, ECDSA). */
-  certFiles: withDefault(list(str()), []),
+  cert_files: withDefault(list(str()), []),
   /** Staged next certificate chain(s) or bare key(s) (PEM); their records are pre-published. */
-  nextFiles: withDefault(list(str()), []),
+  next_files: withDefault(list(str()), []),
   /** Which records to derive: `smtp` = 3 1 1 leaf + 2 1 1 issuer; `dane-ee` = 3 1 1 only. */
   records: withDefault(oneOf(['smtp', 'dane-ee'] as const), 'smtp'),
   /** Authoritative servers to observe (`HOST[:PORT]`); default: the zone's NS RRset. */
@@ -23,7 +23,7 @@ export const daneSiteSection = object({
 
 export const daneSection = object({
   /** Directory for the rollover state (per owner: since when each record is on every authoritative server). */
-  stateDir: withDefault(str(), '/var/lib/mailanchor/dane'),
+  state_dir: withDefault(str(), '/var/lib/mailanchor/dane'),
   /** How often the sidecar observes the authoritative servers even without a file change. */
   interval: withDefault(duration({ min: 1000, max: 86_400_000 }), 300_000),
   /** Timeout per DNS query and per TLS probe. */

@@ -52,8 +52,8 @@ export async function syncSite(site: DaneSiteConfig, deps: SidecarDeps): Promise
   let next: Tlsa[];
   const chains: CertChain[] = [];
   try {
-    inService = await recordsOf(site.certFiles, site, now, log, chains);
-    next = await recordsOf(site.nextFiles, site, now, log);
+    inService = await recordsOf(site.cert_files, site, now, log, chains);
+    next = await recordsOf(site.next_files, site, now, log);
   } catch (err) {
     // Bad input never becomes a record: leave DNS as it is and say why.
     log.error('certificate input rejected; TLSA RRset left unchanged', describeError(err));
@@ -61,7 +61,7 @@ export async function syncSite(site: DaneSiteConfig, deps: SidecarDeps): Promise
   }
   if (inService.length === 0) {
     log.error('no certificate files configured for this site; nothing published');
-    return { ok: false, owner, error: 'no certFiles' };
+    return { ok: false, owner, error: 'no cert_files' };
   }
   const state = await deps.loadState(owner);
   let observations: TlsaObservation[];
@@ -118,7 +118,7 @@ export async function runSidecar(sites: readonly DaneSiteConfig[], deps: Sidecar
   };
   const watchers: FSWatcher[] = [];
   let debounce: NodeJS.Timeout | undefined;
-  const dirs = new Set(sites.flatMap((s) => [...s.certFiles, ...s.nextFiles]).map((f) => dirname(f)));
+  const dirs = new Set(sites.flatMap((s) => [...s.cert_files, ...s.next_files]).map((f) => dirname(f)));
   for (const dir of dirs) {
     try {
       watchers.push(

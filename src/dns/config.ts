@@ -1,17 +1,21 @@
 /** The `dns:` section of the config file. Owner: the dns feature; every key documented in mailanchor.example.yml. */
 import { isIP } from 'node:net';
-import { duration, int, list, object, parseHostPort, withDefault, type Decoder, type Infer } from '../config/schema.ts';
+import { duration, formatHostPort, int, list, object, parseHostPort, withDefault, type ConfigIssue, type Decoder, type Infer } from '../config/schema.ts';
 import { systemDnsServers } from './resolv-conf.ts';
 import type { ResolverOptions } from './resolver.ts';
 import { DnsError, type DnsServer } from './types.ts';
 
 /** `IP[:PORT]`: a resolver given by name would need DNS to be found, so only addresses. */
-const serverAddress = (): Decoder<DnsServer> => (v, path, issues) => {
-  const hp = typeof v === 'string' ? parseHostPort(v.trim(), 53) : undefined;
-  if (hp && isIP(hp.host) !== 0) return hp;
-  issues.push({ path, message: `expected IP[:PORT] or [IPv6]:PORT, got ${JSON.stringify(v)}` });
-  return undefined as unknown as DnsServer;
-};
+const serverAddress = (): Decoder<DnsServer> =>
+  Object.assign(
+    (v: unknown, path: string, issues: ConfigIssue[]): DnsServer => {
+      const hp = typeof v === 'string' ? parseHostPort(v.trim(), 53) : undefined;
+      if (hp && isIP(hp.host) !== 0) return hp;
+      issues.push({ path, message: `expected IP[:PORT] or [IPv6]:PORT, got ${JSON.stringify(v)}` });
+      return undefined as unknown as DnsServer;
+    },
+    { encode: formatHostPort },
+  );
 
 export const dnsSection = object({
   /** Recursive resolvers, `HOST[:PORT]` (IPv6 as `[::1]:53`); default: resolv.conf nameservers, else 127.0.0.1. */
@@ -21,15 +25,15 @@ export const dnsSection = object({
   /** Attempts per lookup, each on the next server. */
   attempts: withDefault(int({ min: 1, max: 10 }), 2),
   /** TTL ceiling for cached answers. */
-  cacheMaxTtl: withDefault(duration({ max: 7 * 86_400_000 }), 3_600_000),
+  cache_max_ttl: withDefault(duration({ max: 7 * 86_400_000 }), 3_600_000),
   /** TTL floor for cached answers. */
-  cacheMinTtl: withDefault(duration({ max: 86_400_000 }), 0),
+  cache_min_ttl: withDefault(duration({ max: 86_400_000 }), 0),
   /** TTL ceiling for cached NXDOMAIN/NODATA (RFC 2308). */
-  negativeCacheMaxTtl: withDefault(duration({ max: 86_400_000 }), 300_000),
+  negative_cache_max_ttl: withDefault(duration({ max: 86_400_000 }), 300_000),
   /** Remember a failed lookup this long (RFC 9520); 0 = ask again at once. */
-  failureCacheTtl: withDefault(duration({ max: 300_000 }), 0),
+  failure_cache_ttl: withDefault(duration({ max: 300_000 }), 0),
   /** Cached answers kept (least recently used evicted); 0 disables the cache. */
-  cacheSize: withDefault(int({ min: 0, max: 10_000_000 }), 10_000),
+  cache_size: withDefault(int({ min: 0, max: 10_000_000 }), 10_000),
 });
 
 export type DnsConfig = Infer<typeof dnsSection>;
@@ -51,10 +55,10 @@ export function resolverOptions(config: DnsConfig, overrides: { servers?: readon
     servers: overrides.servers && overrides.servers.length > 0 ? overrides.servers : config.servers,
     timeoutMs: config.timeout,
     attempts: config.attempts,
-    maxTtlSec: Math.floor(config.cacheMaxTtl / 1000),
-    minTtlSec: Math.floor(config.cacheMinTtl / 1000),
-    negativeMaxTtlSec: Math.floor(config.negativeCacheMaxTtl / 1000),
-    failureTtlSec: Math.floor(config.failureCacheTtl / 1000),
-    maxEntries: config.cacheSize,
+    maxTtlSec: Math.floor(config.cache_max_ttl / 1000),
+    minTtlSec: Math.floor(config.cache_min_ttl / 1000),
+    negativeMaxTtlSec: Math.floor(config.negative_cache_max_ttl / 1000),
+    failureTtlSec: Math.floor(config.failure_cache_ttl / 1000),
+    maxEntries: config.cache_size,
   };
 }

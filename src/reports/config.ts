@@ -15,11 +15,11 @@ export const reportsSection = object({
   /** Generate and send aggregate reports at all (`report send` does nothing when false). */
   enabled: withDefault(bool(), true),
   /** report_metadata/org_name: who we are, as the receiving organisation. */
-  orgName: withDefault(str(), () => hostDomain()),
+  org_name: withDefault(str(), () => hostDomain()),
   /** report_metadata/email and the From: of report messages. */
   email: withDefault(str({ pattern: MAILBOX, hint: 'a mailbox such as dmarc-reports@example.net' }), () => `dmarc-reports@${hostDomain()}`),
   /** Optional report_metadata/extra_contact_info (a URL or phone number). */
-  extraContactInfo: optional(str()),
+  extra_contact_info: optional(str()),
   /** The Submitter in the subject and file name (RFC 9990 §5.1): our domain. */
   submitter: withDefault(domain(), () => hostDomain()),
   /** Shortest reporting period; a domain's `ri` is honoured only when it asks for longer. */
@@ -51,23 +51,23 @@ export const reportsSection = object({
   /** Addresses (`a@b.example`) or domains (`b.example`, covering subdomains) never sent a report. */
   suppress: withDefault(list(str()), () => []),
   /** After this many permanent rejections of an address, it is suppressed. */
-  bounceLimit: withDefault(int({ min: 1, max: 1000 }), 3),
+  bounce_limit: withDefault(int({ min: 1, max: 1000 }), 3),
   /** Evaluations older than this are deleted by `report send`. */
-  keepEvaluations: withDefault(duration({ min: 86_400_000 }), 31 * 86_400_000),
+  keep_evaluations: withDefault(duration({ min: 86_400_000 }), 31 * 86_400_000),
   /** Generated reports (and their delivery ledger) older than this are deleted. */
-  keepReports: withDefault(duration({ min: 86_400_000 }), 90 * 86_400_000),
+  keep_reports: withDefault(duration({ min: 86_400_000 }), 90 * 86_400_000),
   /** Our own ceiling on a report message, whatever the destination allows. */
-  maxMessageSize: withDefault(int({ min: 10_000 }), 10 * 1024 * 1024),
+  max_message_size: withDefault(int({ min: 10_000 }), 10 * 1024 * 1024),
   /** `report read`: our domains; reports about other domains are named and skipped. Empty = accept all. */
   domains: withDefault(list(domain()), () => []),
   /** `report read` bounds against zip bombs and huge mails. */
   read: withDefault(
     object({
-      maxFileSize: withDefault(int({ min: 1024 }), 50 * 1024 * 1024),
-      maxUncompressedSize: withDefault(int({ min: 1024 }), 100 * 1024 * 1024),
-      maxZipEntries: withDefault(int({ min: 1 }), 100),
+      max_file_size: withDefault(int({ min: 1024 }), 50 * 1024 * 1024),
+      max_uncompressed_size: withDefault(int({ min: 1024 }), 100 * 1024 * 1024),
+      max_zip_entries: withDefault(int({ min: 1 }), 100),
     }),
-    () => ({ maxFileSize: 50 * 1024 * 1024, maxUncompressedSize: 100 * 1024 * 1024, maxZipEntries: 100 }),
+    () => ({ max_file_size: 50 * 1024 * 1024, max_uncompressed_size: 100 * 1024 * 1024, max_zip_entries: 100 }),
   ),
 });
 

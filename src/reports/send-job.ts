@@ -68,7 +68,7 @@ function plan(report: AggregateReport, config: ReportsConfig): PlannedReport {
     uniqueId,
   };
   const reportId = reportIdOf(identity);
-  const xml = renderReportXml(report, { orgName: config.orgName, email: config.email, extraContactInfo: config.extraContactInfo, reportId, generator: GENERATOR });
+  const xml = renderReportXml(report, { orgName: config.org_name, email: config.email, extraContactInfo: config.extra_contact_info, reportId, generator: GENERATOR });
   const deliveries: PlannedReport['deliveries'] = [];
   const seen = new Set<string>();
   for (const uri of report.policy.rua) {
@@ -148,7 +148,7 @@ async function check(
       note += `, redirected to ${o.address}`;
     }
   }
-  if (size > deps.config.maxMessageSize) return { kind: 'skip', reason: `report message is ${size} bytes, above reports.maxMessageSize ${deps.config.maxMessageSize}` };
+  if (size > deps.config.max_message_size) return { kind: 'skip', reason: `report message is ${size} bytes, above reports.max_message_size ${deps.config.max_message_size}` };
   if (maxSize !== undefined && size > maxSize) return { kind: 'skip', reason: `report message is ${size} bytes, above the destination's limit of ${maxSize} (${dest.uri})` };
   return { kind: 'ok', to, note };
 }
@@ -183,7 +183,7 @@ export async function deliverReports(deps: SendJobDeps, planned: readonly Planne
       continue;
     }
     const identity = identityOf(w.report);
-    const message = (to: string) => buildReportMessage({ identity, from: config.email, to: [to], gz, now: deps.now(), orgName: config.orgName });
+    const message = (to: string) => buildReportMessage({ identity, from: config.email, to: [to], gz, now: deps.now(), orgName: config.org_name });
     const size = message(dest.address).length;
     const verdict = await check(deps, w.report, dest, size, suppressions);
     if (verdict.kind === 'skip') {
@@ -215,7 +215,7 @@ export async function deliverReports(deps: SendJobDeps, planned: readonly Planne
       events.push({ kind: 'deferred', reportId: rid, address: w.address, reason });
       if (err instanceof ReportError && err.code === 'DELIVERY_PERMANENT') {
         const n = await ledger.recordBounce(w.address, deps.now(), reason);
-        if (n >= config.bounceLimit) {
+        if (n >= config.bounce_limit) {
           await ledger.addSuppression(w.address, `rejected ${n} times; last: ${reason}`, deps.now());
           suppressions.push(w.address);
           await ledger.markSkipped(rid, w.address, deps.now(), `suppressed after ${n} rejections: ${reason}`);
@@ -239,10 +239,10 @@ export async function runSendJob(deps: SendJobDeps): Promise<SendEvent[]> {
   // Pruning runs even with reports disabled, so the evaluation log stays bounded.
   if (!deps.dryRun) {
     const now = deps.now();
-    const evaluations = await deps.evaluations.prune(now - deps.config.keepEvaluations);
+    const evaluations = await deps.evaluations.prune(now - deps.config.keep_evaluations);
     // Reports are the per-domain cursor; keep them at least as long as evaluations (+ a
     // period) so a pruned report can never let its evaluations be reported again.
-    const keep = Math.max(deps.config.keepReports, deps.config.keepEvaluations + 8 * 86_400_000);
+    const keep = Math.max(deps.config.keep_reports, deps.config.keep_evaluations + 8 * 86_400_000);
     const reports = await deps.ledger.pruneReports(now - keep);
     if (evaluations || reports) events.push({ kind: 'pruned', evaluations, reports });
   }

@@ -362,7 +362,7 @@ async function startLabOn(base: string, options: LabOptions): Promise<Lab> {
 
     const caFile = join(dir, 'ca.pem');
     writeFileSync(caFile, readFileSync(pki.caCert));
-    const dane = [{ host: 'mx.hoster.example', port: 25, proto: 'tcp' as const, zone: 'hoster.example', certFiles: [mx.chain], nextFiles: [], records: 'smtp' as const, authoritative: [], ttl: 3_600_000 }];
+    const dane = [{ host: 'mx.hoster.example', port: 25, proto: 'tcp' as const, zone: 'hoster.example', cert_files: [mx.chain], next_files: [], records: 'smtp' as const, authoritative: [], ttl: 3_600_000 }];
 
     const lab: Lab = {
       base,
@@ -411,7 +411,7 @@ async function startLabOn(base: string, options: LabOptions): Promise<Lab> {
           `dns:\n  servers: ["${unbound.address}"]\n  timeout: 2s`,
           `store:\n  path: ${storePath}`,
           `keys:\n  domains:\n${domains}`,
-          `dane:\n  stateDir: ${join(dir, 'dane')}\n  sites:\n    - host: mx.hoster.example\n      zone: hoster.example\n      certFiles: [${mx.chain}]`,
+          `dane:\n  state_dir: ${join(dir, 'dane')}\n  sites:\n    - host: mx.hoster.example\n      zone: hoster.example\n      cert_files: [${mx.chain}]`,
           `audit:\n  sending_addresses: ["${MX}"]\n  query_timeout: 1s\n  domain_timeout: 30s\n  ca_file: ${caFile}\n  state_dir: ${join(dir, 'audit-state')}`,
           extra,
         ].join('\n');

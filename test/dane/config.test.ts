@@ -5,9 +5,9 @@ import { siteZone } from '../../src/dane/config.ts';
 test('dane section: defaults, a site with derived zone, and key errors with paths', (t) => {
   const d = decodeConfig({});
   t.deepEqual(d.issues, []);
-  t.is(d.config.dane.stateDir, '/var/lib/mailanchor/dane');
+  t.is(d.config.dane.state_dir, '/var/lib/mailanchor/dane');
   t.deepEqual(d.config.dane.sites, []);
-  const s = decodeConfig({ dane: { sites: [{ host: 'MX.Example.org.', certFiles: ['/a.pem'], ttl: '10m' }] } });
+  const s = decodeConfig({ dane: { sites: [{ host: 'MX.Example.org.', cert_files: ['/a.pem'], ttl: '10m' }] } });
   t.deepEqual(s.issues, []);
   const site = s.config.dane.sites[0]!;
   t.is(site.host, 'mx.example.org');

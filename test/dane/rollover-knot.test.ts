@@ -109,7 +109,7 @@ it('sidecar step: publishes current + next via RFC 2136, never reports deploy-sa
   const lines: string[] = [];
   const logger = createLogger({ transports: [new transports.Stream({ stream: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) })] });
   const other = pki.leaf('sidecar-next', 'mx.roll.test', 'ec');
-  const site: DaneSiteConfig = { host: 'side.roll.test', port: 25, proto: 'tcp', zone: 'roll.test', certFiles: [current.chain], nextFiles: [other.key], records: 'smtp', authoritative: [primary!.server, lagging!.server], ttl: TTL * 1000 };
+  const site: DaneSiteConfig = { host: 'side.roll.test', port: 25, proto: 'tcp', zone: 'roll.test', cert_files: [current.chain], next_files: [other.key], records: 'smtp', authoritative: [primary!.server, lagging!.server], ttl: TTL * 1000 };
   let state: RolloverState = emptyState('_25._tcp.side.roll.test.');
   let now = T0;
   const deps = {
@@ -137,7 +137,7 @@ it('sidecar step: publishes current + next via RFC 2136, never reports deploy-sa
   // Bad input: nothing is published, the error names the file.
   const broken = join(pki.dir, 'broken.pem');
   writeFileSync(broken, 'not a cert');
-  const bad = await syncSite({ ...site, certFiles: [broken] }, deps);
+  const bad = await syncSite({ ...site, cert_files: [broken] }, deps);
   t.false(bad.ok);
   t.true(!bad.ok && bad.error.includes(broken));
 });
@@ -145,13 +145,13 @@ it('sidecar step: publishes current + next via RFC 2136, never reports deploy-sa
 it('deploy-check: a silent nameserver means "not safe" (1); an unreadable certificate means "cannot tell" (2)', async (t) => {
   const fast = join(pki.dir, 'fast.yml');
   writeFileSync(fast, 'dane:\n  timeout: 300ms\n');
-  lagging!.freeze();
+  await lagging!.freeze();
   try {
     const r = await cli(['--deploy-check', current.chain, '--host', 'mx.roll.test', '--zone', 'roll.test', ...auth(), '--ttl', String(TTL), '--state', join(pki.dir, 'state2.json'), '--now', iso(T0), '--config', fast]);
     t.is(r.code, 1, r.err);
     t.regex(r.err, /not serving/);
   } finally {
-    lagging!.thaw();
+    await lagging!.thaw();
   }
   const bad = await cli(['--deploy-check', join(pki.dir, 'nope.pem'), '--host', 'mx.roll.test', '--zone', 'roll.test', ...auth(), '--state', join(pki.dir, 'state3.json'), '--config', config]);
   t.is(bad.code, 2);

@@ -25,7 +25,7 @@ test('file change → new sync → the new certificate’s record is published',
     format: format.json(),
     transports: [new transports.Stream({ stream: new Writable({ write: (c, _e, cb) => (reasons.push(String(c)), cb()) }) })],
   });
-  const site: DaneSiteConfig = { host: 'mx.example.org', port: 25, proto: 'tcp', zone: 'example.org', certFiles: [live], nextFiles: [], records: 'dane-ee', authoritative: [], ttl: 300_000 };
+  const site: DaneSiteConfig = { host: 'mx.example.org', port: 25, proto: 'tcp', zone: 'example.org', cert_files: [live], next_files: [], records: 'dane-ee', authoritative: [], ttl: 300_000 };
   const ac = new AbortController();
   let wake: () => void = () => {};
   const deps = {

@@ -53,7 +53,7 @@ it('a record published on one server only: observed on one, NXDOMAIN on the othe
 
 (missing ? test.skip : test.serial)('a server that does not answer is an observation with an error, not a throw', async (t) => {
   const l = lagging!;
-  l.freeze();
+  await l.freeze();
   try {
     const obs = await observeServers([primary!.server, l.server], 'old._domainkey.pub.test', 'TXT', { timeoutMs: 200, attempts: 2 });
     t.true(obs[0]!.ok);
@@ -63,7 +63,7 @@ it('a record published on one server only: observed on one, NXDOMAIN on the othe
       t.is(obs[1]!.server, l.address);
     }
   } finally {
-    l.thaw();
+    await l.thaw();
   }
 });
 

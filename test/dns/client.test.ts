@@ -116,7 +116,7 @@ skipIfMissing('a zone the server does not serve is REFUSED', async (t) => {
 });
 
 (missing ? test.skip : test.serial)('a server that does not answer times out; an abort signal aborts', async (t) => {
-  knot!.freeze();
+  await knot!.freeze();
   try {
     const started = Date.now();
     const err = await t.throwsAsync(queryServer(knot!.server, 'www.client.test', 'A', { timeoutMs: 200 }), { instanceOf: DnsError });
@@ -127,6 +127,6 @@ skipIfMissing('a zone the server does not serve is REFUSED', async (t) => {
     const aborted = await t.throwsAsync(queryServer(knot!.server, 'www.client.test', 'A', { timeoutMs: 5000, signal: ac.signal }), { instanceOf: DnsError });
     t.is(aborted.code, 'ABORTED');
   } finally {
-    knot!.thaw();
+    await knot!.thaw();
   }
 });

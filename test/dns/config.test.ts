@@ -13,7 +13,7 @@ test('defaults: servers from resolv.conf (or 127.0.0.1), 2s, 2 attempts, 1h / 5m
   const cfg = dnsSection({}, 'dns', issues);
   t.deepEqual(issues, []);
   t.deepEqual(cfg.servers, systemDnsServers());
-  t.like(cfg, { timeout: 2000, attempts: 2, cacheMaxTtl: 3_600_000, cacheMinTtl: 0, negativeCacheMaxTtl: 300_000, cacheSize: 10_000 });
+  t.like(cfg, { timeout: 2000, attempts: 2, cache_max_ttl: 3_600_000, cache_min_ttl: 0, negative_cache_max_ttl: 300_000, cache_size: 10_000 });
   t.deepEqual(resolverOptions(cfg, { servers: [{ host: '::1', port: 5353 }] }), {
     servers: [{ host: '::1', port: 5353 }],
     timeoutMs: 2000,
@@ -28,7 +28,7 @@ test('defaults: servers from resolv.conf (or 127.0.0.1), 2s, 2 attempts, 1h / 5m
 
 test('servers accept HOST, HOST:PORT, [v6]:PORT and bare v6; a scalar is a one-item list', (t) => {
   const issues: ConfigIssue[] = [];
-  const cfg = dnsSection({ servers: ['192.0.2.1', '192.0.2.2:5353', '[2001:db8::1]:53', '::1'], timeout: '500ms', cacheMaxTtl: '10m' }, 'dns', issues);
+  const cfg = dnsSection({ servers: ['192.0.2.1', '192.0.2.2:5353', '[2001:db8::1]:53', '::1'], timeout: '500ms', cache_max_ttl: '10m' }, 'dns', issues);
   t.deepEqual(issues, []);
   t.deepEqual(cfg.servers, [
     { host: '192.0.2.1', port: 53 },
@@ -37,14 +37,14 @@ test('servers accept HOST, HOST:PORT, [v6]:PORT and bare v6; a scalar is a one-i
     { host: '::1', port: 53 },
   ]);
   t.is(cfg.timeout, 500);
-  t.is(cfg.cacheMaxTtl, 600_000);
+  t.is(cfg.cache_max_ttl, 600_000);
   t.deepEqual(dnsSection({ servers: '127.0.0.1:53' }, 'dns', []).servers, [{ host: '127.0.0.1', port: 53 }]);
 });
 
 test('bad values are reported with their key', (t) => {
   const issues: ConfigIssue[] = [];
-  dnsSection({ servers: ['1.2.3.4:99999', 'resolver.example'], attempts: 0, timeout: 'soon', cacheSize: -1, typo: 1 }, 'dns', issues);
-  t.deepEqual(issues.map((i) => i.path).sort(), ['dns.attempts', 'dns.cacheSize', 'dns.servers[0]', 'dns.servers[1]', 'dns.timeout', 'dns.typo']);
+  dnsSection({ servers: ['1.2.3.4:99999', 'resolver.example'], attempts: 0, timeout: 'soon', cache_size: -1, typo: 1 }, 'dns', issues);
+  t.deepEqual(issues.map((i) => i.path).sort(), ['dns.attempts', 'dns.cache_size', 'dns.servers[0]', 'dns.servers[1]', 'dns.timeout', 'dns.typo']);
   const empty: ConfigIssue[] = [];
   dnsSection({ servers: [] }, 'dns', empty);
   t.deepEqual(empty.map((i) => i.path), ['dns.servers']);

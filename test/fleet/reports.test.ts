@@ -82,7 +82,7 @@ it('report send on two hosts at once over both hosts\' evaluations: each (period
     expected.set(d, fromA.length + fromB.length);
   }
   const cfg = join(dir, 'reports.yml');
-  writeFileSync(cfg, `dns:\n  servers: ["127.0.0.1:1"]\nreports:\n  settle: 0s\n  orgName: Fleet\n  email: dmarc-reports@fleet.test\n  submitter: fleet.test\n  transport: smtp\n  smtp:\n    host: 127.0.0.1:${sink.port}\n    helo: fleet.test\n    timeout: 10s\n`);
+  writeFileSync(cfg, `dns:\n  servers: ["127.0.0.1:1"]\nreports:\n  settle: 0s\n  org_name: Fleet\n  email: dmarc-reports@fleet.test\n  submitter: fleet.test\n  transport: smtp\n  smtp:\n    host: 127.0.0.1:${sink.port}\n    helo: fleet.test\n    timeout: 10s\n`);
 
   const [ra, rb] = await Promise.all([reportSend(url, cfg), reportSend(url, cfg)]);
   t.is(ra.code, 0, ra.out);
@@ -119,7 +119,7 @@ it('an evaluation written late by another host (its writer queue held it through
   const day = Date.UTC(2026, 10, 30);
   const p = policy('late.test', { rua: ['mailto:dmarc@late.test'] });
   await a.openEvaluationSink().insertBatch([evaluation({ domain: 'late.test', policy: p, receivedAt: day + HOUR })]);
-  const config = reportsSection({ orgName: 'Fleet', email: 'dmarc-reports@fleet.test', submitter: 'fleet.test' }, 'reports', []);
+  const config = reportsSection({ org_name: 'Fleet', email: 'dmarc-reports@fleet.test', submitter: 'fleet.test' }, 'reports', []);
   const sent: string[] = [];
   const transport = { describe: 'memory', send: async (m: { to: string; data: Buffer }) => (sent.push(m.data.toString('latin1')), '250 ok') };
   // Five minutes after the period: host A's run finds the period not settled yet.

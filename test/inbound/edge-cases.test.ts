@@ -206,7 +206,7 @@ it('several From authors by default: dmarc=permerror and 550', async (t) => {
 it('DNS down with on_temperror = accept: spf, dkim and dmarc say temperror in the header; the mail goes on', async (t) => {
   const accepting = await startWith({ on_temperror: 'accept', iprev: false });
   const signed = await dkimsign(base('alice@edge.test'), 'edge.test', key);
-  knot.freeze();
+  await knot.freeze();
   try {
     const r = await deliver(signed, 'alice@edge.test', accepting);
     t.is(r.reply?.kind, 'continue');
@@ -214,7 +214,7 @@ it('DNS down with on_temperror = accept: spf, dkim and dmarc say temperror in th
     t.regex(r.ar, /spf=temperror/);
     t.regex(r.ar, /dmarc=temperror/);
   } finally {
-    knot.thaw();
+    await knot.thaw();
     await accepting.close({ drainMs: 100 });
   }
 });

@@ -197,14 +197,14 @@ it('each evaluation is recorded for aggregate reports', async (t) => {
 
 it('DNS down: temperror → 451 4.7.1, and the milter keeps serving', async (t) => {
   resolver.clear();
-  knot.freeze();
+  await knot.freeze();
   try {
     const r = await deliver(rawMessage('alice@sender.test'), {});
     t.is(r.reply?.kind, 'replycode');
     t.regex(r.reply?.kind === 'replycode' ? r.reply.text : '', /^451 4\.7\.1 /);
     t.true(lines.some((l) => l['message'] === 'message' && l['dmarc'] === 'temperror' && l['policy'] === 'tempfail'));
   } finally {
-    knot.thaw();
+    await knot.thaw();
   }
   resolver.clear();
   const ok = await deliver(await dkimsign(rawMessage('alice@sender.test'), 'sender.test', keys.rsa));

@@ -95,13 +95,13 @@ it('p=quarantine: the message lands in Postfix\'s hold queue', async (t) => {
 });
 
 it('DNS server stopped: 451 4.7.1 at the SMTP client, and the milter keeps serving', async (t) => {
-  knot!.freeze();
+  await knot!.freeze();
   try {
     const r = await send('zed@cold.test', 'erin@anchor.test', '203.0.113.9');
     t.not(r.code, 0);
     t.regex(r.output, /<\*\* +451 4\.7\.1 /);
   } finally {
-    knot!.thaw();
+    await knot!.thaw();
   }
   t.is(milter!.child.exitCode, null, 'milter still running');
   const again = await send('alice@good.test', 'frank@anchor.test', GOOD);

@@ -87,14 +87,14 @@ it('full rotation: publish by RFC 2136, wait for the lagging server and the TTL,
   t.regex(r.keys.find((k) => k.state === 'published')!.waiting ?? '', /seen on 1 of 2 nameservers/);
 
   // The second server stops answering altogether: still waiting, and the status says why.
-  lagging.freeze();
+  await lagging.freeze();
   try {
     now += 3_600_000;
     r = await rotateDomain('rot.test', cfg, deps);
     t.deepEqual((await store.list('rot.test')).map((k) => k.state), ['published', 'published'], 'a silent nameserver: not active');
     t.regex(r.keys.find((k) => k.state === 'published')!.waiting ?? '', /seen on 1 of 2 nameservers; 127\.0\.0\.1:\d+: timeout/);
   } finally {
-    lagging.thaw();
+    await lagging.thaw();
   }
 
   await catchUp('rot.test', store, cfg);

@@ -14,7 +14,7 @@ function run(cmd: string, args: string[]): Promise<{ code: number; out: string }
 
 (existsSync('/usr/bin/systemd-analyze') ? test : test.skip)('mailanchor-milter.service verifies and is hardened', async (t) => {
   const unit = await readFile(join(ROOT, 'systemd/mailanchor-milter.service'), 'utf8');
-  for (const key of ['User=mailanchor', 'RuntimeDirectory=mailanchor', 'ProtectSystem=strict', 'NoNewPrivileges=yes', 'PrivateTmp=yes', 'CapabilityBoundingSet=', 'ExecReload=/bin/kill -HUP $MAINPID']) {
+  for (const key of ['User=mailanchor', 'ReadWritePaths=/var/spool/postfix/mailanchor', 'ProtectSystem=strict', 'NoNewPrivileges=yes', 'PrivateTmp=yes', 'CapabilityBoundingSet=', 'ExecReload=kill -HUP $MAINPID']) {
     t.true(unit.includes(key), key);
   }
   const dir = await mkdtemp(join(tmpdir(), 'mailanchor-unit-'));

@@ -23,7 +23,7 @@ test.before(async () => {
   cfg = join(dir, 'mailanchor.yml');
   await writeFile(
     cfg,
-    `store:\n  path: ${join(dir, 'state', 'mailanchor.db')}\ndns:\n  servers: [127.0.0.1]\nreports:\n  settle: 0s\n  orgName: Anchor CLI\n  email: dmarc-reports@anchor.test\n  submitter: anchor.test\n  transport: smtp\n  smtp:\n    host: 127.0.0.1:${sink.port}\n    helo: anchor.test\n    timeout: 5s\n`,
+    `store:\n  path: ${join(dir, 'state', 'mailanchor.db')}\ndns:\n  servers: [127.0.0.1]\nreports:\n  settle: 0s\n  org_name: Anchor CLI\n  email: dmarc-reports@anchor.test\n  submitter: anchor.test\n  transport: smtp\n  smtp:\n    host: 127.0.0.1:${sink.port}\n    helo: anchor.test\n    timeout: 5s\n`,
   );
   const db = await openTestStore(join(dir, 'state', 'mailanchor.db'));
   const yesterday = Math.floor(Date.now() / DAY) * DAY - DAY + 3_600_000;

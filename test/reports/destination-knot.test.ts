@@ -69,7 +69,7 @@ it('the job: authorised destinations are sent, the unauthorised one is skipped w
   const db = await openTestStore(join(dir, 'store.db'));
   const rua = ['mailto:dmarc@traxotic.test', 'mailto:dmarc@nobody.test', 'mailto:postmaster@baaten.test', 'mailto:dmarc@redirect.test'];
   await writeEvaluations(db, [evaluation({ domain: 'baaten.test', policy: policy('baaten.test', { rua, p: 'quarantine' }) })]);
-  const config = reportsSection({ settle: '0s', orgName: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
+  const config = reportsSection({ settle: '0s', org_name: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
   const transport = smtpTransport({ host: '127.0.0.1', port: sink!.port, helo: 'anchor.test', timeoutMs: 5000 });
   const events = await runSendJob({ evaluations: db.evaluations, ledger: db.ledger, config, dns: createResolver({ servers: [knot!.server] }), transport, now: () => T0 + DAY });
   t.log(events.map((e) => JSON.stringify(e)).join('\n'));
@@ -88,7 +88,7 @@ it('the job: authorised destinations are sent, the unauthorised one is skipped w
 it('DNS down: the external destination is deferred, not skipped, and nothing is sent to it', async (t) => {
   const db = await openTestStore(join(dir, 'store-down.db'));
   await writeEvaluations(db, [evaluation({ domain: 'baaten.test', policy: policy('baaten.test', { rua: ['mailto:dmarc@traxotic.test'] }) })]);
-  const config = reportsSection({ settle: '0s', orgName: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
+  const config = reportsSection({ settle: '0s', org_name: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
   const dead = createResolver({ servers: [{ host: '127.0.0.1', port: await freePort() }], timeoutMs: 300, attempts: 1 });
   const transport = smtpTransport({ host: '127.0.0.1', port: sink!.port, helo: 'anchor.test', timeoutMs: 5000 });
   const before = (await sink!.messages()).length;

@@ -44,7 +44,7 @@ it('a report goes through Postfix sendmail to the relay with the right headers a
   const db = await openTestStore(join(dir, 'store.db'));
   await writeEvaluations(db, [evaluation()]);
   await writeEvaluations(db, [spoofed()]);
-  const config = reportsSection({ settle: '0s', orgName: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
+  const config = reportsSection({ settle: '0s', org_name: 'Anchor', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test' }, 'reports', []);
   const transport = sendmailTransport('/usr/sbin/sendmail', postfix!.sendmailArgs);
   const events = await runSendJob({ evaluations: db.evaluations, ledger: db.ledger, config, dns: fakeLookup({}), transport, now: () => T0 + DAY });
   t.deepEqual(events.map((e) => e.kind), ['generated', 'sent']);

@@ -129,7 +129,7 @@ const HTML = () => join(OUTPUT, 'report-read.html');
 
 test.serial('the CLI prints the summary and writes a self-contained HTML page', async (t) => {
   const cfg = join(dir, 'mailanchor.yml');
-  await writeFile(cfg, `store:\n  path: ${join(dir, 'store.db')}\nreports:\n  domains: [example.test]\n  read:\n    maxFileSize: 2097152\n    maxUncompressedSize: 1048576\n`);
+  await writeFile(cfg, `store:\n  path: ${join(dir, 'store.db')}\nreports:\n  domains: [example.test]\n  read:\n    max_file_size: 2097152\n    max_uncompressed_size: 1048576\n`);
   const c = captureIo(dir);
   const code = await run(['read', '--config', cfg, ...good(), 'malformed.xml', 'bomb.xml.gz', '--html', HTML()], c);
   const [stdout, stderr] = [c.out(), c.err()];

@@ -49,7 +49,7 @@ const ports = (db: Store) => ({ evaluations: db.evaluations, ledger: db.ledger }
 function config(over: Record<string, unknown> = {}): ReportsConfig {
   const issues: { path: string; message: string }[] = [];
   // settle 0: these runs come right at the period end (the fleet test covers the settle time).
-  const c = reportsSection({ settle: '0s', orgName: 'Anchor Test', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test', ...over }, 'reports', issues);
+  const c = reportsSection({ settle: '0s', org_name: 'Anchor Test', email: 'dmarc-reports@anchor.test', submitter: 'anchor.test', ...over }, 'reports', issues);
   if (issues.length) throw new Error(JSON.stringify(issues));
   return c;
 }
@@ -125,7 +125,7 @@ it('a sendmail program: exit 0 is accepted; EX_TEMPFAIL defers; EX_NOUSER counts
   writeFileSync(prog, `#!/bin/sh\necho "$@" >> ${log}\ncat > /dev/null\nexit $(cat ${dir}/exit-code)\n`);
   chmodSync(prog, 0o755);
   const transport = sendmailTransport(prog, ['-C', '/etc/postfix-test']);
-  const c = config({ bounceLimit: 2 });
+  const c = config({ bounce_limit: 2 });
   let now = T0 + DAY;
   writeFileSync(join(dir, 'exit-code'), '75');
   t.deepEqual(kinds(await runSendJob({ ...ports(db), config: c, dns, transport, now: () => now })), ['generated', 'deferred']);
@@ -169,7 +169,7 @@ it('a half-written store row is named and kept; the rest is reported; old evalua
   t.deepEqual(kinds(ev), ['bad-row', 'bad-row', 'generated', 'sent']);
   t.regex((ev[0] as { reason: string }).reason, /JSON/);
   t.is((await db.evaluations.summary()).count, 3, 'nothing lost');
-  const later = await runSendJob({ ...ports(db), config: config({ keepEvaluations: '2d' }), dns, transport, now: () => T0 + 5 * DAY });
+  const later = await runSendJob({ ...ports(db), config: config({ keep_evaluations: '2d' }), dns, transport, now: () => T0 + 5 * DAY });
   t.like(later.find((e) => e.kind === 'pruned'), { evaluations: 3 });
   await db.close();
 });
@@ -201,7 +201,7 @@ it('reports disabled: nothing generated or sent, but old evaluations are still p
   const transport = smtpTransport({ host: '127.0.0.1', port: await freePort(), helo: 'x', timeoutMs: 1000 });
   t.deepEqual(await runSendJob({ ...ports(db), config: config({ enabled: false }), dns, transport, now: () => T0 + DAY }), []);
   t.is((await db.ledger.listReports()).length, 0);
-  const later = await runSendJob({ ...ports(db), config: config({ enabled: false, keepEvaluations: '1d' }), dns, transport, now: () => T0 + 3 * DAY });
+  const later = await runSendJob({ ...ports(db), config: config({ enabled: false, keep_evaluations: '1d' }), dns, transport, now: () => T0 + 3 * DAY });
   t.deepEqual(later, [{ kind: 'pruned', evaluations: 1, reports: 0 }]);
   await db.close();
 });

@@ -16,6 +16,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, delimiter } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { continueProcess, stopProcess } from './job-control.ts';
 import { freePort } from './ports.ts';
 
 export type TsigAlgorithm = 'hmac-sha256' | 'hmac-sha512';
@@ -109,10 +110,14 @@ export interface KnotServer {
    * (`records`, signing off) to serve a copy — or a tampered copy (bogus signatures).
    */
   zoneRecords(zone: string): Promise<string>;
-  /** SIGSTOP knotd: it keeps its sockets but answers nothing (timeouts). */
-  freeze(): void;
-  /** SIGCONT after `freeze()`. */
-  thaw(): void;
+  /**
+   * SIGSTOP knotd: it keeps its sockets but answers nothing (timeouts). Resolves once every
+   * knotd thread is stopped (test/support/job-control.ts: a stop signal takes effect late on
+   * a loaded machine, and knotd answers from its other threads until then) — await it.
+   */
+  freeze(): Promise<void>;
+  /** SIGCONT after `freeze()`; resolves once knotd runs again. */
+  thaw(): Promise<void>;
   /** What knotd wrote to stderr so far (for t.log on failure). */
   logs(): string;
   /** Stops knotd (SIGTERM, then SIGKILL after 3 s) and removes the temp dir. Idempotent. */
@@ -342,8 +347,8 @@ async function startKnotOnce(options: KnotOptions): Promise<KnotServer> {
         .map((l) => l.replace(/^\[[^\]]*\]\s*/, ''))
         .filter((l) => l.trim() !== '')
         .join('\n'),
-    freeze: () => void child.kill('SIGSTOP'),
-    thaw: () => void child.kill('SIGCONT'),
+    freeze: () => stopProcess(child.pid!),
+    thaw: () => continueProcess(child.pid!),
     logs: () => stderr,
     stop,
   };

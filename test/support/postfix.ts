@@ -5,7 +5,7 @@
  * (smtp-sink). Several instances run side by side (ava runs files in parallel).
  * Needs root: Postfix's master drops privileges to mail_owner.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -49,7 +49,8 @@ function uidOf(user: string): number {
 }
 
 
-export async function startPostfix(o: PostfixOptions): Promise<Postfix> {
+/** A temp dir with conf/ (Postfix's own postfix-files, dynamicmaps), queue/ and data/. */
+async function instanceDir(): Promise<{ dir: string; conf: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'mailanchor-postfix-'));
   chmodSync(dir, 0o755); // the postfix user must reach its queue
   const conf = join(dir, 'conf');
@@ -61,6 +62,11 @@ export async function startPostfix(o: PostfixOptions): Promise<Postfix> {
   for (const extra of ['postfix-files.d', 'dynamicmaps.cf', 'dynamicmaps.cf.d']) {
     if (existsSync(`/etc/postfix/${extra}`)) cpSync(`/etc/postfix/${extra}`, join(conf, extra), { recursive: true });
   }
+  return { dir, conf };
+}
+
+export async function startPostfix(o: PostfixOptions): Promise<Postfix> {
+  const { dir, conf } = await instanceDir();
   const smtpPort = o.smtpd ? await freePort() : 0;
   const maillog = join(dir, 'maillog');
   const main: Record<string, string> = {
@@ -124,14 +130,30 @@ export async function startPostfix(o: PostfixOptions): Promise<Postfix> {
       '',
     ].join('\n'),
   );
-  const logs = (): string => (existsSync(maillog) ? readFileSync(maillog, 'utf8') : '');
-  await new Promise<void>((resolve, reject) =>
-    execFile('/usr/sbin/postfix', ['-c', conf, 'check'], (err, _o, stderr) => (err ? reject(new Error(`postfix check: ${stderr}`)) : resolve())),
+  await postfixCheck(conf);
+  return runPostfix(dir, conf, maillog, smtpPort, async () => !o.smtpd || (await listening(smtpPort)));
+}
+
+/** The instance's maillog (conf/../maillog): with maillog_file set, Postfix's commands log there, not to stderr. */
+function maillogOf(conf: string): string {
+  const f = join(conf, '..', 'maillog');
+  return existsSync(f) ? `\n${readFileSync(f, 'utf8')}` : '';
+}
+
+/** `postfix check`: resolves with what it printed (warnings), rejects when it fails. */
+function postfixCheck(conf: string): Promise<string> {
+  return new Promise<string>((resolve, reject) =>
+    execFile('/usr/sbin/postfix', ['-c', conf, 'check'], (err, stdout, stderr) => (err ? reject(new Error(`postfix check: ${stdout}${stderr}${maillogOf(conf)}`)) : resolve(`${stdout}${stderr}`))),
   );
+}
+
+/** `postfix start-fg` as our child; ready when pickup's FIFO exists and `listening()` says so. */
+async function runPostfix(dir: string, conf: string, maillog: string, smtpPort: number, listeningNow: () => Promise<boolean>): Promise<Postfix> {
+  const logs = (): string => (existsSync(maillog) ? readFileSync(maillog, 'utf8') : '');
   const child: ChildProcess = spawn('/usr/sbin/postfix', ['-c', conf, 'start-fg'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const ready = async (): Promise<boolean> => existsSync(join(dir, 'queue', 'public', 'pickup')) && (!o.smtpd || (await listening(smtpPort)));
+  const ready = async (): Promise<boolean> => existsSync(join(dir, 'queue', 'public', 'pickup')) && (await listeningNow());
   for (let i = 0; i < 200 && !(await ready()); i++) {
     if (child.exitCode !== null) throw new Error(`postfix start-fg exited: ${stderr}\n${logs()}`);
     await new Promise((r) => setTimeout(r, 50));
@@ -170,11 +192,119 @@ export interface SwaksResult {
   readonly output: string;
 }
 
-/** Sends one message with swaks; `args` are extra swaks options. */
+/** Sends one message with swaks to 127.0.0.1:`port`; `args` are extra swaks options. */
 export function swaks(port: number, args: readonly string[]): Promise<SwaksResult> {
+  return swaksTo('127.0.0.1', port, args);
+}
+
+/** Sends one message with swaks to `host`:`port`. */
+export function swaksTo(host: string, port: number, args: readonly string[]): Promise<SwaksResult> {
   return new Promise((resolve) => {
-    execFile('/usr/bin/swaks', ['--server', '127.0.0.1', '--port', String(port), '--timeout', '30', ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile('/usr/bin/swaks', ['--server', host, '--port', String(port), '--timeout', '30', ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, output: `${stdout}${stderr}` });
     });
   });
 }
+
+// ---------------------------------------------------------------- Debian's stock configuration
+
+export interface DebianPostfixOptions {
+  /** Where everything is relayed (smtp-sink). */
+  readonly relayPort: number;
+  /** Debian's master.cf chroot column as shipped (`y` for smtpd, cleanup, pickup …), or every `y` turned into `n`. */
+  readonly chroot: boolean;
+  /** Appended to main.cf after everything else, unchanged (the fragment under test). */
+  readonly mainAppend?: string;
+  /** Appended to Debian's master.cf, unchanged. */
+  readonly masterAppend?: string;
+  /** This test's own parameters (a SASL backend, XCLIENT …), between Debian's lines and `mainAppend`. */
+  readonly main?: Readonly<Record<string, string>>;
+  /** Runs once the queue directory exists, before Postfix starts (a socket directory, a SASL server …). */
+  readonly beforeStart?: (queueDir: string) => Promise<void>;
+}
+
+export interface DebianPostfix extends Postfix {
+  /** Where master.cf's `smtp` service listens: 127.0.0.1 and a free port (`smtpPort`). */
+  readonly address: string;
+  /** Where its `submission` service listens (587 on a real host). */
+  readonly submissionPort: number;
+  readonly queueDir: string;
+  /** What `postfix check` printed (warnings), '' when clean. */
+  readonly checkOutput: string;
+  readonly mainCf: string;
+  readonly masterCf: string;
+}
+
+/** A self-signed certificate for smtpd (Debian's main.cf names the snakeoil one, from ssl-cert). */
+function selfSignedCert(dir: string): { cert: string; key: string } {
+  const cert = join(dir, 'smtpd.pem');
+  const key = join(dir, 'smtpd.key');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=mx.anchor.test', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  return { cert, key };
+}
+
+/**
+ * A private Postfix as Debian ships it: main.cf is /usr/share/postfix/main.cf.debian plus
+ * main.cf.tls (what the package writes on a new install), master.cf is
+ * /usr/share/postfix/master.cf.dist, both unchanged, then this instance's own locations
+ * (queue, data, log, a private loopback address, the relay), the test's `main`, and the
+ * appended fragments. The chroot is prepared by Debian's own
+ * /usr/lib/postfix/configure-instance.sh, as the postfix@ unit does before every start.
+ */
+export async function startDebianPostfix(o: DebianPostfixOptions): Promise<DebianPostfix> {
+  const { dir, conf } = await instanceDir();
+  const queueDir = join(dir, 'queue');
+  const maillog = join(dir, 'maillog');
+  const address = '127.0.0.1';
+  const smtpPort = await freePort();
+  const submissionPort = await freePort();
+  const tls = selfSignedCert(dir);
+  const instance: Record<string, string> = {
+    // master.cf's service names, unchanged, on free ports (Postfix 3.6: no services(5) lookup).
+    known_tcp_ports: `lmtp=24, smtp=${smtpPort}, smtps=submissions=465, submission=${submissionPort}`,
+    queue_directory: queueDir,
+    data_directory: join(dir, 'data'),
+    myhostname: 'mx.anchor.test',
+    mydomain: 'anchor.test',
+    myorigin: 'anchor.test',
+    mydestination: '',
+    inet_interfaces: address,
+    inet_protocols: 'ipv4',
+    mynetworks: '127.0.0.0/8',
+    relayhost: `[127.0.0.1]:${o.relayPort}`,
+    disable_dns_lookups: 'yes',
+    alias_maps: '',
+    alias_database: '',
+    smtpd_tls_cert_file: tls.cert,
+    smtpd_tls_key_file: tls.key,
+    maillog_file: maillog,
+    maillog_file_prefixes: dir,
+    syslog_name: `postfix-mailanchor-${address}`,
+    milter_connect_timeout: '5s',
+    ...o.main,
+  };
+  // A parameter Debian's file sets (the snakeoil certificate) is changed where it stands, as
+  // an admin would; the others follow it. Either way no parameter is defined twice.
+  let stock = `${readFileSync('/usr/share/postfix/main.cf.debian', 'utf8')}\n${readFileSync('/usr/share/postfix/main.cf.tls', 'utf8')}`;
+  const added: string[] = [];
+  for (const [k, v] of Object.entries(instance)) {
+    const line = new RegExp(`^${k}\\s*=.*$`, 'm');
+    if (line.test(stock)) stock = stock.replace(line, `${k} = ${v}`);
+    else added.push(`${k} = ${v}`);
+  }
+  const mainCf = [stock, '# ---- this test instance', ...added, '', o.mainAppend ?? ''].join('\n');
+  const dist = readFileSync('/usr/share/postfix/master.cf.dist', 'utf8');
+  // The 5th column of a service line is chroot; `n` everywhere for the chroot-off case.
+  const master = o.chroot ? dist : dist.replace(/^(\S+\s+\S+\s+\S+\s+\S+\s+)y(\s)/gm, '$1n$2');
+  const masterCf = `${master}\n${o.masterAppend ?? ''}`;
+  await writeFile(join(conf, 'main.cf'), mainCf);
+  await writeFile(join(conf, 'master.cf'), masterCf);
+  // Debian's chroot preparation: etc/ files, libraries and /dev/urandom copied into the queue.
+  execFileSync('/usr/lib/postfix/configure-instance.sh', ['-'], { env: { ...process.env, MAIL_CONFIG: conf }, cwd: dir, stdio: 'ignore' });
+  // `postfix check` also makes the queue's missing directories (private/, public/ …).
+  const checkOutput = await postfixCheck(conf);
+  await o.beforeStart?.(queueDir);
+  const pf = await runPostfix(dir, conf, maillog, smtpPort, async () => (await listening(smtpPort)) && (await listening(submissionPort)));
+  return { ...pf, address, submissionPort, queueDir, checkOutput, mainCf, masterCf };
+}
+

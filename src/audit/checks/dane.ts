@@ -2,7 +2,7 @@
  * `dane` (RFC 7672): for each MX host, TLSA records at `_25._tcp.<host>` that are present,
  * DNSSEC-validated (the validating resolver's AD bit: without it DANE does not apply,
  * §2.2; SERVFAIL means bogus, and DANE senders then defer mail), usable (DANE-EE/DANE-TA),
- * matching the certificate we know (dane.sites certFiles) or, with --connect, every chain the
+ * matching the certificate we know (dane.sites cert_files) or, with --connect, every chain the
  * server presents over STARTTLS (Postfix's matching rules, src/dane/match.ts), and with a
  * next-key record for rollover (RFC 7671 §8.1; src/dane/lint.ts). Pure.
  */
@@ -95,7 +95,7 @@ function judgeHost(h: DaneHostObservation, now: number): CheckResult[] {
   if (lint.some((f) => f.code === 'NO_ROLLOVER_SCHEME')) out.push(r.warn(subject, 'no next-key record: a single 3 x x record and no 2 x x — the next certificate change breaks DANE unless its record is published first (RFC 7671 §8.1)', `publish a 2 1 1 record for the issuing CA, or the next key's 3 1 1 ahead of the change (mailanchor tlsa rollover --host ${h.host})`));
   const next = h.known?.next ?? [];
   const missingNext = next.filter((n) => !records.some((rec) => sameTlsa(rec, n)));
-  if (missingNext.length > 0) out.push(r.warn(subject, `the next certificate (dane.sites nextFiles) is not published yet: ${missingNext.map(tlsaText).join(', ')}`, `publish ${missingNext.map((n) => `${h.owner} IN TLSA ${tlsaText(n)}`).join(' and ')}, then wait 2 × TTL before deploying it`));
+  if (missingNext.length > 0) out.push(r.warn(subject, `the next certificate (dane.sites next_files) is not published yet: ${missingNext.map(tlsaText).join(', ')}`, `publish ${missingNext.map((n) => `${h.owner} IN TLSA ${tlsaText(n)}`).join(' and ')}, then wait 2 × TTL before deploying it`));
   if (!out.some((x) => x.status !== 'ok')) {
     const against = [
       known.length ? `matches ${known.length} configured certificate${known.length > 1 ? 's' : ''}` : '',

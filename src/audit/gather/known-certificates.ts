@@ -1,6 +1,6 @@
 /**
  * The certificates the audit knows for MX hosts: every `dane.sites` entry on port 25, its
- * `certFiles` (the chains Postfix serves) and the records of its `nextFiles`, read once per
+ * `cert_files` (the chains Postfix serves) and the records of its `next_files`, read once per
  * run. A file that cannot be read is an error for that host, never a guess.
  */
 import { readTlsaSource, type CertChain } from '../../dane/cert-input.ts';
@@ -16,7 +16,7 @@ export async function loadKnownCertificates(sites: readonly DaneSiteConfig[], no
   for (const site of sites.filter((s) => s.port === 25 && s.proto === 'tcp')) {
     const entry = out.get(site.host) ?? { chains: [], next: [], errors: [] };
     out.set(site.host, entry);
-    for (const file of site.certFiles) {
+    for (const file of site.cert_files) {
       try {
         const src = await readTlsaSource(file, { now });
         if (src.kind === 'chain') entry.chains.push(src);
@@ -25,7 +25,7 @@ export async function loadKnownCertificates(sites: readonly DaneSiteConfig[], no
         entry.errors.push(describeError(err).message);
       }
     }
-    for (const file of site.nextFiles) {
+    for (const file of site.next_files) {
       try {
         const recs = computeRecords(await readTlsaSource(file, { now }), site.records === 'dane-ee' ? { usage: 3 } : {}).records;
         // The next key's end-entity record is what must be pre-published; a 2 x x for the

@@ -82,7 +82,7 @@ async function readBounded(path: string, limit: number): Promise<Buffer> {
   const fh = await open(path, 'r');
   try {
     const st = await fh.stat();
-    if (st.size > limit) throw new ReportError('TOO_LARGE', `${path}: ${st.size} bytes, above the limit of ${limit} (reports.read.maxFileSize)`);
+    if (st.size > limit) throw new ReportError('TOO_LARGE', `${path}: ${st.size} bytes, above the limit of ${limit} (reports.read.max_file_size)`);
     const buf = Buffer.alloc(st.size);
     let off = 0;
     while (off < st.size) {
