@@ -35,8 +35,8 @@ import { KeyParseCache } from '../src/auth/dkim/key-lookup.ts';
 import { DkimVerifier } from '../src/auth/dkim/verify.ts';
 import { DmarcDiscovery } from '../src/auth/dmarc/discovery.ts';
 import { checkIprev } from '../src/auth/iprev/check.ts';
-import type { DkimSignatureCheck, IprevCheck, SpfCheck } from '../src/auth/results.ts';
-import { MessageAuthenticator, type Engine } from '../src/auth/session.ts';
+
+import { MessageAuthenticator, type Engine, type MessageResult } from '../src/auth/session.ts';
 import { checkSpf } from '../src/auth/spf/check.ts';
 import { createResolver } from '../src/dns/resolver.ts';
 import type { DnsTransport } from '../src/dns/transport.ts';
@@ -139,7 +139,7 @@ async function wholeEngine(p: (typeof prepared)[number]) {
 }
 
 // One pass fills the resolver cache and the key cache; its results feed the DMARC and A-R stages.
-const results = [];
+const results: MessageResult[] = [];
 for (const p of prepared) results.push(await wholeEngine(p));
 const tally = new Map<string, number>();
 for (const r of results) tally.set(`dmarc=${r.dmarc.result}`, (tally.get(`dmarc=${r.dmarc.result}`) ?? 0) + 1);
@@ -255,7 +255,7 @@ rows.push([
       const d = new DmarcDiscovery(dns);
       const authors = authorsOf(p.headers);
       if (authors.ok) d.prefetch(authors.domains, [p.m.mailFrom.slice(p.m.mailFrom.indexOf('@') + 1), ...r.dkim.flatMap((c) => (c.domain ? [c.domain] : []))]);
-      await d.check({ authors, ...(r.spf ? { spf: r.spf as SpfCheck } : {}), dkim: r.dkim as DkimSignatureCheck[], dkimSkipped: r.dkimSkipped }, dmarcOptions);
+      await d.check({ authors, ...(r.spf ? { spf: r.spf } : {}), dkim: r.dkim, dkimSkipped: r.dkimSkipped }, dmarcOptions);
       dns.dispose();
     }
   }),
