@@ -83,7 +83,7 @@ interface Message {
 class InboundFilter implements MilterFilter {
   readonly #ctx: SessionContext;
   readonly #s: Shared;
-  readonly #log: Logger;
+  #logger: Logger | undefined;
   #ip: string | undefined;
   #helo = '';
   /** Per connection: the client's address does not change between its messages. */
@@ -93,7 +93,11 @@ class InboundFilter implements MilterFilter {
   constructor(ctx: SessionContext, shared: Shared) {
     this.#ctx = ctx;
     this.#s = shared;
-    this.#log = shared.deps.logger.child({ sid: ctx.sessionId });
+  }
+
+  /** Made when first needed: most connections never log from the filter (the session logs the summary). */
+  get #log(): Logger {
+    return (this.#logger ??= this.#s.deps.logger.child({ sid: this.#ctx.sessionId }));
   }
 
   connect(info: ConnectInfo): Verdict {
