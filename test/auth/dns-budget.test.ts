@@ -37,6 +37,9 @@ test('the query cap: lookup N+1 is BUDGET, and every later one', async (t) => {
 
 test('the time budget: a lookup still waiting at the deadline is BUDGET (time), not just aborted', async (t) => {
   const b = budgetedLookup(lookup(), { timeMs: 50, maxQueries: 100 });
+  // The budget's timer is unref'd (it must not keep a milter alive); keep this test's loop alive.
+  const alive = setTimeout(() => {}, 10_000);
+  t.teardown(() => clearTimeout(alive));
   t.is(await code(b.query('slow.example', 'TXT')), 'BUDGET');
   t.is(b.spent.exhausted, 'time');
   t.is(await code(b.query('fast.example', 'TXT')), 'BUDGET');
