@@ -1,6 +1,6 @@
 /**
  * mailanchor as a benchmark peer: `bin/mailanchor milter --config FILE` (the pinned Node with
- * the flags the product runs with), with
+ * the flags the product runs with, on dist/ — built first when src/ is newer), with
  * the config from bench/peers/mailanchor/mailanchor.yml (DNS pointed at the bench Knot server,
  * a fresh store in the run directory), the bench signing keys imported into its keystore
  * (`mailanchor keys import`), listening on a free loopback port.
@@ -16,6 +16,7 @@ import { stopChild, waitForListening } from '../test/support/child.ts';
 const ROOT = join(import.meta.dirname, '..');
 const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
 const BIN = join(ROOT, 'bin', 'mailanchor');
+const BUILD = join(ROOT, 'scripts', 'build.ts');
 
 /** Product pieces the benchmark needs; each must exist before mailanchor can be measured. */
 const NEEDED = ['src/cli/milter.ts', 'src/cli/keys.ts', 'src/app/mail-filter.ts'];
@@ -31,6 +32,8 @@ export function mailanchorMissing(): string | undefined {
 /** `store`: a `--store` location (e.g. a PostgreSQL URL) instead of the run directory's SQLite file. */
 export async function startMailanchor(env: PeerEnv, corpus: Corpus, extraNodeArgs: readonly string[] = [], workers = 1, store?: string): Promise<RunningPeer> {
   mkdirSync(env.runDir, { recursive: true });
+  // bin/mailanchor runs the compiled dist/: measure the source as it is now.
+  execFileSync(process.execPath, [BUILD, '--if-needed'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const port = await freePort();
   const config = join(env.runDir, 'mailanchor.yml');
   writeFileSync(

@@ -15,7 +15,7 @@
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -62,6 +62,8 @@ interface CellResult {
   driverCpuPer1000: number;
   /** Queries the DNS server answered during the cell, per 1,000 messages (warm caches). */
   dnsPer1000: number;
+  /** 1-minute load average at the end of the cell (the bench itself adds ~1.5–2 on two cores). */
+  load1: number;
   firstError?: string;
 }
 
@@ -134,6 +136,7 @@ async function runCell(peer: RunningPeer, workload: Workload, msgs: readonly Pre
     cpuPer1000: n ? (cpu / n) * 1000 : NaN,
     driverCpuPer1000: n ? ((self.user + self.system) / 1e6 / n) * 1000 : NaN,
     dnsPer1000: n ? ((dnsQueries() - q0) / n) * 1000 : NaN,
+    load1: loadavg()[0]!,
   };
   if (firstError !== undefined) r.firstError = firstError;
   return r;
@@ -149,6 +152,7 @@ interface PacedResult {
   p99: number;
   p999: number;
   errors: number;
+  load1: number;
 }
 
 /**
@@ -181,7 +185,7 @@ async function runPaced(peer: RunningPeer, workload: Workload, msgs: readonly Pr
   await Promise.all(inFlight);
   const seconds = (performance.now() - t0) / 1000;
   latencies.sort((a, b) => a - b);
-  return { peer: peer.name, workload, targetPerSec: ratePerSec, achievedPerSec: latencies.length / seconds, messages: latencies.length, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), p999: quantile(latencies, 0.999), errors };
+  return { peer: peer.name, workload, targetPerSec: ratePerSec, achievedPerSec: latencies.length / seconds, messages: latencies.length, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), p999: quantile(latencies, 0.999), errors, load1: loadavg()[0]! };
 }
 
 /** `openssl speed` sign/s for one algorithm on one core. */
@@ -286,7 +290,7 @@ async function main(): Promise<void> {
         for (const peer of peers) {
           const c = CELL[sessions];
           const r = await runCell(peer, workload, byWorkload[workload], sessions, Math.ceil(c.count * scale), Math.ceil(c.capMs * scale), () => dns.queries());
-          log(`  ${peer.name} ${workload} ×${sessions}: ${r.messages} msgs ${fmt(r.msgsPerSec)} msg/s p99 ${fmt(r.p99)} ms rss ${fmt(r.peakRssMiB)} MiB${r.errors ? ` errors ${r.errors} (${r.firstError})` : ''}`);
+          log(`  ${peer.name} ${workload} ×${sessions}: ${r.messages} msgs ${fmt(r.msgsPerSec)} msg/s p99 ${fmt(r.p99)} ms rss ${fmt(r.peakRssMiB)} MiB load ${fmt(r.load1, 1)}${r.errors ? ` errors ${r.errors} (${r.firstError})` : ''}`);
           cells.push(r);
         }
       }
@@ -299,7 +303,7 @@ async function main(): Promise<void> {
         const best = Math.max(...cells.filter((c) => c.peer === peer.name && c.workload === workload).map((c) => c.msgsPerSec));
         if (!Number.isFinite(best) || best <= 0) continue;
         const r = await runPaced(peer, workload, byWorkload[workload], best / 2, Math.ceil(10_000 * scale));
-        log(`  half load ${peer.name} ${workload}: ${fmt(r.targetPerSec)} msg/s offered, p50 ${fmt(r.p50, 2)} p99 ${fmt(r.p99, 2)} ms${r.errors ? ` errors ${r.errors}` : ''}`);
+        log(`  half load ${peer.name} ${workload}: ${fmt(r.targetPerSec)} msg/s offered, p50 ${fmt(r.p50, 2)} p99 ${fmt(r.p99, 2)} ms load ${fmt(r.load1, 1)}${r.errors ? ` errors ${r.errors}` : ''}`);
         paced.push(r);
       }
     }
@@ -385,18 +389,19 @@ function renderMarkdown(d: ReportData): string {
   L.push(`## Benchmark ${d.started.toISOString().slice(0, 16).replace('T', ' ')} UTC (${Math.round((d.finished.getTime() - d.started.getTime()) / 1000)} s${d.scale !== 1 ? `, --quick ×${d.scale}` : ''})`, '');
   L.push(`Machine: ${d.machine.cores} cores (${d.machine.cpu}), ${d.machine.memoryGiB} GiB; Node ${d.machine.node}. mailanchor store: ${d.machine.store}. Command: \`npm run bench\`.`, '');
   L.push(`Corpus: ${d.corpusInfo.messages} messages (half inbound, half outbound), ${d.corpusInfo.minBytes}–${d.corpusInfo.maxBytes} bytes, mean ${d.corpusInfo.meanBytes}.`, '');
-  L.push('| peer | workload | sessions | messages | msg/s | p50 ms | p99 ms | p99.9 ms | peak RSS MiB | peak PSS MiB | CPU s / 1000 msg | driver CPU s / 1000 | DNS q / 1000 msg | errors |');
-  L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const c of d.cells) L.push(`| ${c.peer} | ${c.workload} | ${c.sessions} | ${c.messages} | ${fmt(c.msgsPerSec)} | ${fmt(c.p50, 2)} | ${fmt(c.p99, 2)} | ${fmt(c.p999, 2)} | ${fmt(c.peakRssMiB)} | ${fmt(c.peakPssMiB)} | ${fmt(c.cpuPer1000, 2)} | ${fmt(c.driverCpuPer1000, 2)} | ${fmt(c.dnsPer1000, 0)} | ${c.errors} |`);
+  L.push('Load: the 1-minute load average at the end of each cell (the bench itself adds about 1.5–2 on two cores; more means other work shared the machine).', '');
+  L.push('| peer | workload | sessions | messages | msg/s | p50 ms | p99 ms | p99.9 ms | peak RSS MiB | peak PSS MiB | CPU s / 1000 msg | driver CPU s / 1000 | DNS q / 1000 msg | errors | load |');
+  L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const c of d.cells) L.push(`| ${c.peer} | ${c.workload} | ${c.sessions} | ${c.messages} | ${fmt(c.msgsPerSec)} | ${fmt(c.p50, 2)} | ${fmt(c.p99, 2)} | ${fmt(c.p999, 2)} | ${fmt(c.peakRssMiB)} | ${fmt(c.peakPssMiB)} | ${fmt(c.cpuPer1000, 2)} | ${fmt(c.driverCpuPer1000, 2)} | ${fmt(c.dnsPer1000, 0)} | ${c.errors} | ${fmt(c.load1, 1)} |`);
   L.push('');
   if (Object.keys(d.coldDns).length) {
     L.push(`DNS queries per 1,000 messages with a cold cache (the warm-up pass, all ${d.corpusInfo.messages} corpus messages once): ${Object.entries(d.coldDns).map(([p, q]) => `${p} ${fmt(q, 0)}`).join(', ')}.`, '');
   }
   if (d.paced.length) {
     L.push('Half load (open loop: messages start at half the peer\'s own best msg/s for the workload, each on its own session, 10 s; warm DNS cache):', '');
-    L.push('| peer | workload | offered msg/s | achieved msg/s | p50 ms | p99 ms | p99.9 ms | errors |');
-    L.push('|---|---|---:|---:|---:|---:|---:|---:|');
-    for (const r of d.paced) L.push(`| ${r.peer} | ${r.workload} | ${fmt(r.targetPerSec)} | ${fmt(r.achievedPerSec)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.p999, 2)} | ${r.errors} |`);
+    L.push('| peer | workload | offered msg/s | achieved msg/s | p50 ms | p99 ms | p99.9 ms | errors | load |');
+    L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const r of d.paced) L.push(`| ${r.peer} | ${r.workload} | ${fmt(r.targetPerSec)} | ${fmt(r.achievedPerSec)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.p999, 2)} | ${r.errors} | ${fmt(r.load1, 1)} |`);
     L.push('');
   }
   const cores = d.machine.cores;

@@ -26,7 +26,8 @@ export function budgetedLookup(dns: DnsLookup, budget: DnsBudget, options: { rea
   let queries = 0;
   let exhausted: 'time' | 'queries' | undefined;
   let disposed = false;
-  let deadline: AbortController | undefined;
+  /** The deadline joined with the message's signal: made once, at the first lookup. */
+  let combined: AbortSignal | undefined;
   let timer: NodeJS.Timeout | undefined;
 
   const spentError = (): DnsError =>
@@ -36,17 +37,19 @@ export function budgetedLookup(dns: DnsLookup, budget: DnsBudget, options: { rea
       { limit: exhausted, queries },
     );
 
+  // AbortSignal.any is not free (a dependent signal tracked by weak references in each
+  // source): one per message, not one per lookup.
   const start = (): AbortSignal => {
-    if (!deadline) {
+    if (!combined) {
       const c = new AbortController();
-      deadline = c;
       timer = setTimeout(() => {
         exhausted ??= 'time';
         c.abort(spentError());
       }, budget.timeMs);
       timer.unref();
+      combined = options.signal ? AbortSignal.any([options.signal, c.signal]) : c.signal;
     }
-    return options.signal ? AbortSignal.any([options.signal, deadline.signal]) : deadline.signal;
+    return combined;
   };
 
   return {
@@ -68,7 +71,9 @@ export function budgetedLookup(dns: DnsLookup, budget: DnsBudget, options: { rea
       queries++;
       const signal = start();
       try {
-        return await dns.query(name, type, { ...qo, signal: qo.signal ? AbortSignal.any([qo.signal, signal]) : signal });
+        // The checks pass the message's own signal again: it is already part of `signal`.
+        const own = qo.signal === undefined || qo.signal === options.signal;
+        return await dns.query(name, type, { ...qo, signal: own ? signal : AbortSignal.any([qo.signal!, signal]) });
       } catch (err) {
         // The deadline fired while this lookup waited: say so, not just "aborted".
         if (exhausted === 'time' && err instanceof DnsError && err.code === 'ABORTED') throw spentError();

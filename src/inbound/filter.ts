@@ -5,7 +5,7 @@
  * recorded for aggregate reports. This file only adapts milter stages to the engine and the
  * engine's typed verdicts to milter modifications; the decisions live in auth/ and policy/.
  *
- * Stages, and what each starts: connect → iprev; MAIL FROM → SPF (one evaluation, reused);
+ * Stages, and what each starts: MAIL FROM → iprev (once per connection) and SPF (one evaluation, reused);
  * end of headers → DKIM and ARC key lookups, DMARC policy and organizational-domain walks;
  * body → body hashes, one per distinct canonicalisation and l=; end of message → the verdict.
  */
@@ -83,7 +83,7 @@ interface Message {
 class InboundFilter implements MilterFilter {
   readonly #ctx: SessionContext;
   readonly #s: Shared;
-  readonly #log: Logger;
+  #logger: Logger | undefined;
   #ip: string | undefined;
   #helo = '';
   /** Per connection: the client's address does not change between its messages. */
@@ -93,14 +93,15 @@ class InboundFilter implements MilterFilter {
   constructor(ctx: SessionContext, shared: Shared) {
     this.#ctx = ctx;
     this.#s = shared;
-    this.#log = shared.deps.logger.child({ sid: ctx.sessionId });
+  }
+
+  /** Made when first needed: most connections never log from the filter (the session logs the summary). */
+  get #log(): Logger {
+    return (this.#logger ??= this.#s.deps.logger.child({ sid: this.#ctx.sessionId }));
   }
 
   connect(info: ConnectInfo): Verdict {
-    if (info.client.family === 'inet' || info.client.family === 'inet6') {
-      this.#ip = info.client.address;
-      if (this.#s.cfg.iprev) this.#iprev = checkIprev(this.#ip, this.#s.deps.dns);
-    }
+    if (info.client.family === 'inet' || info.client.family === 'inet6') this.#ip = info.client.address;
     return CONTINUE;
   }
 
@@ -115,6 +116,10 @@ class InboundFilter implements MilterFilter {
 
   mailFrom(sender: string): Verdict {
     this.abort();
+    // iprev starts with the connection's first message from the internet (the router sends
+    // only those here): mail of our own users, on connections that send nothing else, never
+    // costs the PTR and forward lookups. Its messages share the one check.
+    if (this.#s.cfg.iprev && this.#ip !== undefined) this.#iprev ??= checkIprev(this.#ip, this.#s.deps.dns);
     const auth = new MessageAuthenticator(this.#s.engine(this.#authservId()), { ip: this.#ip, helo: this.#helo || (this.#ip ?? ''), mailFrom: sender }, { signal: this.#ctx.messageSignal() });
     this.#msg = { auth, sender, recipients: [], arValues: [] };
     return CONTINUE;

@@ -7,6 +7,8 @@ import { domainToASCII } from 'node:url';
 
 /** RFC 1035 §2.3.4: 63 octets a label, 253 for the presentation form of a name. */
 const LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
+/** A name already in normalized form (optionally with its trailing dot): the common case, one regex. */
+const NORMALIZED = /^(?=.{1,253}\.?$)(?:(?!-)[a-z0-9_-]{1,63}(?<!-)\.)*(?!-)[a-z0-9_-]{1,63}(?<!-)\.?$/;
 
 /**
  * The comparable form of `name` — lower case, trailing dot removed, U-labels converted to
@@ -15,6 +17,9 @@ const LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
  * `_dmarc`, `_domainkey` and selector labels use them.
  */
 export function normalizeDomain(name: string): string | undefined {
+  // Called a few dozen times per message (every identifier, key and policy name): skip the
+  // trim/IDN/split work for names that are already lower-case ASCII.
+  if (NORMALIZED.test(name)) return name.endsWith('.') ? name.slice(0, -1) : name;
   let n = name.trim().replace(/\.$/, '');
   if (n === '' || n.includes('..')) return undefined;
   if (/[^\x21-\x7e]/.test(n)) {

@@ -26,22 +26,31 @@ export function createOutboundFilterFactory(deps: MailFilterDeps): FilterFactory
   };
 }
 
+/**
+ * The router creates this filter for every connection, also for the (many more) connections
+ * whose mail turns out to be inbound: the logger child and the body hasher are made only
+ * when a message of ours needs them.
+ */
 class OutboundFilter implements MilterFilter {
+  readonly #ctx: SessionContext;
   readonly #deps: MailFilterDeps;
   readonly #cfg: OutboundConfig;
-  readonly #log: Logger;
+  #logger: Logger | undefined;
   #headers: Array<[string, string]> = [];
-  #hasher: BodyHasher;
+  #hasher: BodyHasher | undefined;
 
   constructor(ctx: SessionContext, deps: MailFilterDeps, cfg: OutboundConfig) {
+    this.#ctx = ctx;
     this.#deps = deps;
     this.#cfg = cfg;
-    this.#log = deps.logger.child({ sid: ctx.sessionId });
-    this.#hasher = this.#newHasher();
   }
 
-  #newHasher(): BodyHasher {
-    return new BodyHasher(this.#cfg.canonicalization.split('/')[1] as 'simple' | 'relaxed');
+  get #log(): Logger {
+    return (this.#logger ??= this.#deps.logger.child({ sid: this.#ctx.sessionId }));
+  }
+
+  #bodyHasher(): BodyHasher {
+    return (this.#hasher ??= new BodyHasher(this.#cfg.canonicalization.split('/')[1] as 'simple' | 'relaxed'));
   }
 
   mailFrom(): Verdict {
@@ -55,7 +64,7 @@ class OutboundFilter implements MilterFilter {
   }
 
   body(chunk: Buffer): Verdict {
-    this.#hasher.write(chunk);
+    this.#bodyHasher().write(chunk);
     return { kind: 'continue' };
   }
 
@@ -78,7 +87,7 @@ class OutboundFilter implements MilterFilter {
     }
     const choice = chooseSigningKeys(author.domain, (d) => this.#deps.keys.activeKeys(d), { signingDomains: this.#cfg.signing_domains, signSubdomains: this.#cfg.sign_subdomains });
     if (!choice) return unsigned(`no active key for ${author.domain}`);
-    const bodyHash = this.#hasher.digest();
+    const bodyHash = this.#bodyHasher().digest(); // no body chunk at all: the empty body's hash
     const timestamp = Math.floor(this.#deps.now() / 1000);
     const values = await Promise.all(
       choice.keys.map((key) =>
@@ -105,6 +114,6 @@ class OutboundFilter implements MilterFilter {
 
   abort(): void {
     this.#headers = [];
-    this.#hasher = this.#newHasher();
+    this.#hasher = undefined;
   }
 }

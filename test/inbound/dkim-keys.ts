@@ -9,6 +9,8 @@ export interface TestKey {
   readonly algorithm: 'rsa-sha256' | 'ed25519-sha256';
   /** The TXT record value (`v=DKIM1; k=…; p=…`), split into ≤255-byte strings for the zone file. */
   readonly zoneTxt: string;
+  /** The same record as one string (for verifiers that take records handed in). */
+  readonly record: string;
   readonly keyFile: string;
 }
 
@@ -28,20 +30,26 @@ export function makeKey(dir: string, selector: string, algorithm: TestKey['algor
     const jwk = privateKey.export({ format: 'jwk' });
     writeFileSync(keyFile, b64(jwk.d!), { mode: 0o600 }); // dkimpy: base64 of the 32-byte seed
     const pub = b64(publicKey.export({ format: 'jwk' }).x!);
-    return { selector, algorithm, keyFile, zoneTxt: txtData(`v=DKIM1; k=ed25519; p=${pub}`) };
+    const record = `v=DKIM1; k=ed25519; p=${pub}`;
+    return { selector, algorithm, keyFile, record, zoneTxt: txtData(record) };
   }
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: bits });
   writeFileSync(keyFile, privateKey.export({ type: 'pkcs1', format: 'pem' }), { mode: 0o600 });
   const pub = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
-  return { selector, algorithm, keyFile, zoneTxt: txtData(`v=DKIM1; k=rsa; p=${pub}`) };
+  const record = `v=DKIM1; k=rsa; p=${pub}`;
+  return { selector, algorithm, keyFile, record, zoneTxt: txtData(record) };
 }
 
-/** Signs with Debian's python3-dkim `dkimsign` (an independent signer); returns the signed message. */
-export function dkimsign(message: Buffer, domain: string, key: TestKey, canon: { header?: 'simple' | 'relaxed'; body?: 'simple' | 'relaxed' } = {}): Promise<Buffer> {
+/**
+ * Signs with Debian's python3-dkim `dkimsign` (an independent signer); returns the signed
+ * message. `signalg` overrides the key's algorithm (`rsa-sha1` with an RSA key, for tests of
+ * what RFC 8301 forbids).
+ */
+export function dkimsign(message: Buffer, domain: string, key: TestKey, canon: { header?: 'simple' | 'relaxed'; body?: 'simple' | 'relaxed'; signalg?: 'rsa-sha1' } = {}): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       '/usr/bin/dkimsign',
-      ['--signalg', key.algorithm, '--hcanon', canon.header ?? 'relaxed', '--bcanon', canon.body ?? 'simple', key.selector, domain, key.keyFile],
+      ['--signalg', canon.signalg ?? key.algorithm, '--hcanon', canon.header ?? 'relaxed', '--bcanon', canon.body ?? 'simple', key.selector, domain, key.keyFile],
       { encoding: 'buffer', env: { ...process.env, PATH: '/usr/bin:/bin' }, maxBuffer: 64 * 1024 * 1024 },
       (err, stdout, stderr) => (err ? reject(new Error(`dkimsign: ${stderr.toString()}`)) : resolve(stdout)),
     );

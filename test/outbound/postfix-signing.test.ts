@@ -96,6 +96,30 @@ it('mail from a trusted client is signed with RSA and Ed25519; both verify after
   t.deepEqual(await mailauthVerify(msg, records), ['pass', 'pass']);
 });
 
+it('oversigning by default: the signed copy with an extra Subject or To (a replay) fails in python3-dkim, both signatures', async (t) => {
+  const msg = asSent(await sendAndFetch('replay@example.net'));
+  const text = msg.toString('latin1');
+  t.deepEqual(await pythonDkimVerify(msg, records), [true, true], 'the copy as delivered verifies');
+  for (const h of [/\bh=[^;]*\bsubject\b[^;]*\bsubject\b/is, /\bh=[^;]*\bto\b[^;]*\bto\b/is]) {
+    for (const sig of text.match(/^DKIM-Signature:.*(?:\r\n[ \t].*)*/gm) ?? []) t.regex(sig.replace(/\r\n[ \t]+/g, ' ').replace(/\s*:\s*/g, ':'), h);
+  }
+  // A replayer adds its own Subject or To above (or below) the signed header block.
+  const [head, ...rest] = text.split('\r\n\r\n');
+  const variants = {
+    'Subject prepended': `Subject: Your invoice is overdue\r\n${head}`,
+    'To prepended': `To: victim@example.org\r\n${head}`,
+    'Subject appended': `${head}\r\nSubject: Your invoice is overdue`,
+    'To appended': `${head}\r\nTo: victim@example.org`,
+  };
+  for (const [what, h] of Object.entries(variants)) {
+    const replayed = Buffer.from([h, ...rest].join('\r\n\r\n'), 'latin1');
+    t.deepEqual(await pythonDkimVerify(replayed, records), [false, false], what);
+  }
+  // The counterfactual: a field no signature names may still be added (so the failures above are the oversigning).
+  const unsigned = Buffer.from([`X-Added-Later: 1\r\n${head}`, ...rest].join('\r\n\r\n'), 'latin1');
+  t.deepEqual(await pythonDkimVerify(unsigned, records), [true, true]);
+});
+
 it('the same From from an untrusted client (XCLIENT 203.0.113.5) is not signed', async (t) => {
   const msg = asSent(await sendAndFetch('carol@example.net', ['--xclient-addr', '203.0.113.5', '--xclient-name', 'mail.elsewhere.test']));
   t.notRegex(msg.toString('latin1'), /^DKIM-Signature:/m);

@@ -84,30 +84,54 @@ export type SealOutcome =
   | { readonly kind: 'skipped'; readonly reason: SealSkip; readonly detail: string };
 
 const LINE = 78;
-const FOLD = '\r\n\t';
+/**
+ * Folds are CRLF + one SP, not TAB: relaxed canonicalisation reads both as one SP, but
+ * python3-dkim (dkimpy, in Mailman 3 and authheaders) finds the AMS of instance N by the
+ * text " i=N;" — after a TAB fold it does not find ours and its arc_verify crashes (seen
+ * through real Postfix with the default, oversigned header list).
+ */
+const FOLD = '\r\n ';
 
 /**
  * `tag=value; tag=value …` folded at 78 columns. Separators are one space or a fold, so the
- * relaxed form (RFC 6376 §3.4.2) is always "; " between tags. b= has a line of its own and
- * is not broken: a fold inside it would be hashed by every later ARC-Seal as a space
- * (relaxed keeps one SP), and the signing suite's form has no whitespace inside values.
+ * relaxed form (RFC 6376 §3.4.2) is always "; " between tags. A long h= list is folded after
+ * a ":" (RFC 6376 §3.5 allows FWS around each colon; verifiers strip it). b= has a line of
+ * its own and is not broken: a fold inside it would be hashed by every later ARC-Seal as a
+ * space (relaxed keeps one SP), and the signing suite's form has no whitespace inside values.
  * Its line stays far below RFC 5322's 998 octets (344 base64 characters for RSA-2048,
  * 684 for RSA-4096).
  */
 function foldTags(headerName: string, tags: readonly (readonly [string, string])[]): string {
   let out = '';
   let col = headerName.length + 2;
+  const fold = (): void => {
+    out += FOLD;
+    col = 1;
+  };
   tags.forEach(([tag, value], k) => {
-    const text = `${tag}=${value}${k === tags.length - 1 ? '' : ';'}`;
+    const end = k === tags.length - 1 ? '' : ';';
+    const text = `${tag}=${value}${end}`;
     const afterB = k > 0 && tags[k - 1]![0] === 'b';
     if (k > 0) {
-      if (tag === 'b' || afterB || col + 1 + text.length > LINE) {
-        out += FOLD;
-        col = 8;
-      } else {
+      if (tag === 'b' || afterB || col + 1 + text.length > LINE) fold();
+      else {
         out += ' ';
         col += 1;
       }
+    }
+    if (tag === 'h' && col + text.length > LINE) {
+      // One header name per piece; a piece that does not fit goes to the next line.
+      const pieces = value.split(':');
+      let piece = `${tag}=${pieces[0]}`;
+      for (let i = 1; i <= pieces.length; i++) {
+        const last = i === pieces.length;
+        const chunk = last ? `${piece}${end}` : `${piece}:`;
+        if (col + chunk.length > LINE && col > 1) fold();
+        out += chunk;
+        col += chunk.length;
+        piece = last ? '' : pieces[i]!;
+      }
+      return;
     }
     out += text;
     col += text.length;

@@ -126,3 +126,22 @@ it('raw UTF-8 header values (a Subject ending in "Р", octets D0 A0): dkimpy and
   const theirs = await pythonHop(headers, baseBody(), k2, 'mx.lists.example.org');
   t.like(await verifyChain(theirs, baseBody(), dns()), { result: 'pass' });
 });
+
+it('a seal whose tags fold before i= (the default, oversigned header list): dkimpy still finds our AMS', async (t) => {
+  // dkimpy picks the AMS of instance N by the text " i=N;" — a fold with TAB before i= hid
+  // ours from it (found through real Postfix). Our folds are CRLF SP, so i= is always after a space.
+  const fields = ['from', 'to', 'cc', 'subject', 'date', 'message-id', 'reply-to', 'sender', 'in-reply-to', 'references', 'mime-version', 'content-type', 'content-transfer-encoding', 'list-id', 'dkim-signature'];
+  const over = ['from', 'to', 'cc', 'subject', 'date', 'message-id', 'reply-to', 'sender', 'in-reply-to', 'references', 'mime-version', 'content-type'];
+  const chain = await verifyChain(baseHeaders(), baseBody(), dns());
+  const out = await sealHop(baseHeaders(), baseBody(), { key: k1, chain, signedHeaders: fields, oversignedHeaders: over });
+  if (out.kind !== 'sealed') return t.fail(out.reason);
+  const h = [...inserted(out.fields), ...baseHeaders()];
+  const py = await pythonArcVerify(wire(h, baseBody()), records);
+  t.is(py.cv, 'pass', py.reason);
+  t.deepEqual(py.instances, [{ instance: 1, ams: true, as: true, cv: 'none' }]);
+  for (const f of out.fields) {
+    const lines = `${f.name}: ${f.value}`.split('\r\n');
+    t.true(lines.every((l) => l.length <= 78 || /^ b=[A-Za-z0-9+/=]+;$/.test(l)), `${f.name} folded at 78 columns, h= included:\n${lines.join('\n')}`);
+  }
+  t.like(await verifyChain(h, baseBody(), dns()), { result: 'pass' });
+});
