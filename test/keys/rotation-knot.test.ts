@@ -206,7 +206,7 @@ it('two rotations at once: one holds the lease, the other does nothing', async (
   out.on('data', (d: Buffer) => (text += d.toString()));
   const io = { stdout: out, stderr: out, env: {}, cwd: dir };
   chmodSync(join(kdir, 'mail.private'), 0o644);
-  t.is(await keysCli(['import', '--keytable', keytable, '--store', join(dir, 'imp.db'), '--dns', primary.address], io), 1, 'a key file others can read is refused');
+  t.is(await keysCli(['import', '--keytable', keytable, '--store', join(dir, 'imp.db'), '--dns', primary.address], io), 65, 'a key file others can read is refused: EX_DATAERR');
   t.regex(text, /readable by group or others/);
   chmodSync(join(kdir, 'mail.private'), 0o600);
   t.is(await keysCli(['import', '--keytable', keytable, '--store', join(dir, 'imp.db'), '--dns', primary.address], io), 0, text);
