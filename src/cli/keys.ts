@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ConfigError, formatIssue, loadConfig } from '../config/load.ts';
+import { loadConfig } from '../config/load.ts';
 import { parseDnsServer, resolverOptions } from '../dns/config.ts';
 import { createResolver } from '../dns/resolver.ts';
 import type { DomainKeysConfig } from '../keys/config.ts';
@@ -22,7 +22,6 @@ import { observeKey, publishedName, recordSet, rotateDomain, type DomainReport }
 import { domainDefaults } from '../keys/config.ts';
 import { createLogger } from '../log/logger.ts';
 import type { Store } from '../store/store.ts';
-import { exitFor } from './error-exit.ts';
 import { EX, type ExitCode } from './exit-codes.ts';
 import type { CliCommand, CliIo } from './io.ts';
 import { openCommandStore } from './open-store.ts';
@@ -48,9 +47,7 @@ export const run: CliCommand = async (argv, io) => {
   try {
     ({ config } = await loadConfig(values.config));
   } catch (err) {
-    if (!(err instanceof ConfigError)) return failure(invocation, err, io);
-    io.stderr.write(err.issues.map((i) => `mailanchor keys: ${formatIssue(i)}\n`).join(''));
-    return exitFor(err);
+    return failure(invocation, err, io);
   }
   // Asking every nameserver about every waiting key can take a while: say where it is.
   const progress = sub === 'rotate' || sub === 'generate' || sub === 'status' ? startProgress(io.stderr, `keys ${sub}`, { env: io.env }) : NO_PROGRESS;

@@ -1,8 +1,10 @@
 /**
  * What a command prints when it does not run, in one place: help on stdout (exit 0), a
  * usage error on stderr with the usage lines (EX_USAGE, or the command's own usage status),
- * and the last line of an error the command did not handle (its sysexits status).
+ * and the last line of an error the command did not handle (its sysexits status); a config
+ * that does not load, one line per problem.
  */
+import { ConfigError, formatIssue } from '../config/load.ts';
 import { describeError } from '../errors.ts';
 import { exitFor } from './error-exit.ts';
 import { EX, type ExitCode } from './exit-codes.ts';
@@ -32,6 +34,12 @@ export function usageFailure(inv: Invocation, message: string, io: CliIo): ExitC
 /** The error a command ends with: a usage error as such, anything else with its message and sysexits status. */
 export function failure(inv: Invocation, err: unknown, io: CliIo): ExitCode {
   if (err instanceof UsageError) return usageFailure(inv, err.message, io);
+  // A config that does not load: every problem on its own line, with its file and line.
+  if (err instanceof ConfigError) {
+    const file = typeof err.context['file'] === 'string' ? `${err.context['file']}: ` : '';
+    io.stderr.write(err.issues.map((i) => `${displayName(inv)}: ${file}${formatIssue(i)}\n`).join(''));
+    return exitFor(err);
+  }
   io.stderr.write(`${displayName(inv)}: ${describeError(err).message}\n`);
   return exitFor(err);
 }

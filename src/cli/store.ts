@@ -4,11 +4,10 @@
  * `mailanchor store migrate --from FILE --to URL` — moves a host's SQLite store into PostgreSQL;
  * `mailanchor store status [--store URL]` — schema versions and what the store holds.
  */
-import { ConfigError, formatIssue, loadConfig } from '../config/load.ts';
+import { loadConfig } from '../config/load.ts';
 import { copyStore } from '../store/copy.ts';
 import { openStore } from '../store/open.ts';
 import { parseStoreUrl } from '../store/url.ts';
-import { exitFor } from './error-exit.ts';
 import { EX } from './exit-codes.ts';
 import type { CliCommand } from './io.ts';
 import { answer, failure, UsageError } from './outcome.ts';
@@ -23,9 +22,7 @@ export const run: CliCommand = async (argv, io) => {
   try {
     ({ config } = await loadConfig(values.config));
   } catch (err) {
-    if (!(err instanceof ConfigError)) return failure(invocation, err, io);
-    io.stderr.write(err.issues.map((i) => `mailanchor store: ${formatIssue(i)}\n`).join(''));
-    return exitFor(err);
+    return failure(invocation, err, io);
   }
   try {
     if (sub === 'migrate' && (values.from !== undefined || values.to !== undefined)) {
