@@ -17,6 +17,8 @@
  *
  * Prints CPU µs per message (best of R rounds) and replies written per message.
  * `--profile`: writes a .cpuprofile of one more round to bench/results/profiles/.
+ * `--heap-sample`: what one more round allocates, by function (V8's sampling heap profiler,
+ * collected objects included: the young generation's churn is what GC time pays for).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -31,7 +33,7 @@ import { sessionScope } from '../src/milter/session-scope.ts';
 import { buildCorpus, type BenchMessage } from './corpus.ts';
 import { splitMessage } from './chain-driver.ts';
 
-const { values } = parseArgs({ options: { count: { type: 'string' }, rounds: { type: 'string' }, profile: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { count: { type: 'string' }, rounds: { type: 'string' }, profile: { type: 'boolean' }, 'heap-sample': { type: 'boolean' } } });
 const count = Number(values.count ?? 400);
 const rounds = Number(values.rounds ?? 5);
 
@@ -187,4 +189,34 @@ if (values.profile) {
   writeFileSync(file, JSON.stringify(profile));
   process.stdout.write(`profile: ${file.pathname}\n`);
   s.disconnect();
+}
+
+interface HeapNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: HeapNode[];
+}
+
+if (values['heap-sample']) {
+  const s = new Session();
+  s.connect();
+  await s.post('HeapProfiler.enable');
+  await s.post('HeapProfiler.startSampling', { samplingInterval: 512, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  await round();
+  const { profile } = (await s.post('HeapProfiler.stopSampling')) as unknown as { profile: { head: HeapNode } };
+  s.disconnect();
+  const bytes = new Map<string, number>();
+  let total = 0;
+  const visit = (n: HeapNode): void => {
+    if (n.selfSize) {
+      const url = n.callFrame.url.replace(/^file:\/\/.*?\/(src|bench|node_modules)\//, '$1/') || '(native)';
+      const key = `${n.callFrame.functionName || '(anonymous)'} ${url}:${n.callFrame.lineNumber + 1}`;
+      bytes.set(key, (bytes.get(key) ?? 0) + n.selfSize);
+      total += n.selfSize;
+    }
+    for (const c of n.children) visit(c);
+  };
+  visit(profile.head);
+  process.stdout.write(`allocated (sampled) ${(total / inbound.length / 1024).toFixed(1)} KiB per message; top functions:\n`);
+  for (const [k, v] of [...bytes].sort((a, b) => b[1] - a[1]).slice(0, 25)) process.stdout.write(`  ${((v / total) * 100).toFixed(1).padStart(5)} %  ${(v / inbound.length / 1024).toFixed(2).padStart(7)} KiB/msg  ${k}\n`);
 }

@@ -94,9 +94,23 @@ export class FrameDecoder {
       if (head.length === n) this.#chunks.shift();
       else this.#chunks[0] = head.subarray(n);
     } else {
-      const all = Buffer.concat(this.#chunks, this.#buffered);
-      out = all.subarray(0, n);
-      this.#chunks = all.length > n ? [all.subarray(n)] : [];
+      // The frame spans chunks: copy exactly its bytes. The rest of the last chunk stays a
+      // view of it (copying everything buffered copied a body frame's successor twice).
+      out = Buffer.allocUnsafe(n);
+      let filled = 0;
+      while (filled < n) {
+        const c = this.#chunks[0]!;
+        const need = n - filled;
+        if (c.length <= need) {
+          c.copy(out, filled);
+          filled += c.length;
+          this.#chunks.shift();
+        } else {
+          c.copy(out, filled, 0, need);
+          this.#chunks[0] = c.subarray(need);
+          filled = n;
+        }
+      }
     }
     this.#buffered -= n;
     return out;

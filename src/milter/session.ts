@@ -90,6 +90,23 @@ const realTimers: Timers = {
 const QUEUE_MAX_COMMANDS = 32;
 const CONTENT_STEPS: ReadonlySet<MilterCommand['kind']> = new Set(['header', 'eoh', 'body']);
 const NOTHING_OFF: ReadonlySet<Stage> = new Set();
+/**
+ * The stage histogram's label sets, one per stage (observed for every header and body
+ * chunk); prom-client keeps the first it sees and only reads them. Not frozen: a metrics
+ * library is free to write to a labels object it was handed.
+ */
+const STAGE_LABELS: Readonly<Record<Stage, { readonly stage: Stage }>> = {
+  connect: { stage: 'connect' },
+  helo: { stage: 'helo' },
+  mail: { stage: 'mail' },
+  rcpt: { stage: 'rcpt' },
+  data: { stage: 'data' },
+  header: { stage: 'header' },
+  eoh: { stage: 'eoh' },
+  body: { stage: 'body' },
+  eom: { stage: 'eom' },
+  unknown: { stage: 'unknown' },
+};
 
 interface Queued {
   readonly cmd: MilterCommand;
@@ -507,7 +524,7 @@ export class MilterSession {
 
   #stageDone(stage: Stage, inMessage: boolean, msg: MessageState | undefined, start: number, verdict: Verdict, failed: boolean): void {
     const neg = this.#negotiated!;
-    this.#metrics?.stageSeconds.observe({ stage }, (this.#now() - start) / 1000);
+    this.#metrics?.stageSeconds.observe(STAGE_LABELS[stage], (this.#now() - start) / 1000);
     if (neg.noReply.has(stage)) {
       if (failed) {
         // No reply can carry it now: owed at the next reply, at the latest at end of message.
@@ -551,7 +568,7 @@ export class MilterSession {
     } finally {
       this.#timers.clearInterval(progress);
     }
-    this.#metrics?.stageSeconds.observe({ stage: 'eom' }, (this.#now() - start) / 1000);
+    this.#metrics?.stageSeconds.observe(STAGE_LABELS.eom, (this.#now() - start) / 1000);
     if (this.#closed) return;
     this.#finishEom(r.ok ? r.value : { verdict: r.verdict, modifications: [] }, neg, r.ok ? 'ok' : 'error');
   }
