@@ -17,10 +17,16 @@
  *
  * Prints CPU µs per message (best of R rounds) and replies written per message.
  * `--profile`: writes a .cpuprofile of one more round to bench/results/profiles/.
+ * `--server`: instead, the real listener (`startMilterServer`, TCP on loopback) with the same
+ * stand-in filter in a child process, driven by the bench's chain driver from this one with
+ * `--sessions` (default 50) concurrent connections, one message each: the child's CPU per
+ * message is the milter path with sockets but without the engine.
  * `--heap-sample`: what one more round allocates, by function (V8's sampling heap profiler,
  * collected objects included: the young generation's churn is what GC time pays for).
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Session } from 'node:inspector/promises';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
@@ -28,12 +34,14 @@ import { Registry } from 'prom-client';
 import { createLogger } from '../src/log/logger.ts';
 import type { FilterFactory, MilterFilter, Verdict } from '../src/milter/filter.ts';
 import { registerMilterMetrics } from '../src/milter/metrics.ts';
+import { startMilterServer } from '../src/milter/server.ts';
 import { MilterSession } from '../src/milter/session.ts';
 import { sessionScope } from '../src/milter/session-scope.ts';
 import { buildCorpus, type BenchMessage } from './corpus.ts';
-import { splitMessage } from './chain-driver.ts';
+import { sendThroughChain, splitMessage } from './chain-driver.ts';
+import { cpuSeconds } from './proc-stats.ts';
 
-const { values } = parseArgs({ options: { count: { type: 'string' }, rounds: { type: 'string' }, profile: { type: 'boolean' }, 'heap-sample': { type: 'boolean' } } });
+const { values } = parseArgs({ options: { count: { type: 'string' }, rounds: { type: 'string' }, profile: { type: 'boolean' }, 'heap-sample': { type: 'boolean' }, server: { type: 'boolean' }, serve: { type: 'boolean' }, sessions: { type: 'string' } } });
 const count = Number(values.count ?? 400);
 const rounds = Number(values.rounds ?? 5);
 
@@ -119,6 +127,45 @@ const factory: FilterFactory = {
     };
   },
 };
+
+// ----------------------------------------------------------------------------- --server / --serve
+if (values.serve) {
+  const server = await startMilterServer({ listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }], factory, logger: createLogger({ level: 'warn', format: 'text', destination: 'stderr' }), metrics: new Registry() });
+  process.stdout.write(`${server.addresses[0]}\n`);
+  process.stdin.resume();
+  process.stdin.on('end', () => void server.close({ drainMs: 1000 }).then(() => process.exit(0)));
+  await new Promise<never>(() => undefined); // served until stdin ends
+} else if (values.server) {
+  const corpus = await buildCorpus({ count: count * 2 });
+  const inbound = corpus.messages.filter((m) => m.direction === 'inbound').slice(0, count);
+  const prepared = inbound.map((m) => ({ m, p: splitMessage(m) }));
+  const child = spawn(process.execPath, ['--max-semi-space-size=2', fileURLToPath(import.meta.url), '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const address = await new Promise<string>((resolve) => child.stdout.once('data', (b: Buffer) => resolve(b.toString().trim())));
+  const [, host, port] = /^inet:(.+):(\d+)$/.exec(address)!;
+  const chain = [{ host: host!, port: Number(port) }];
+  const sessions = Number(values.sessions ?? 50);
+  const pass = async (): Promise<number> => {
+    let next = 0;
+    await Promise.all(Array.from({ length: sessions }, async () => {
+      while (next < prepared.length) {
+        const { m, p } = prepared[next++]!;
+        await sendThroughChain(chain, m, p);
+      }
+    }));
+    return prepared.length;
+  };
+  await pass(); // warm-up
+  let best = Infinity;
+  for (let r = 0; r < rounds; r++) {
+    const t0 = cpuSeconds([child.pid!]);
+    const n = await pass();
+    best = Math.min(best, ((cpuSeconds([child.pid!]) - t0) / n) * 1e6);
+  }
+  process.stdout.write(`server with the stand-in filter, ${prepared.length} inbound messages × ${rounds} rounds, ${sessions} sessions: ${best.toFixed(0)} CPU µs / message (best round; /proc ticks, 10 ms resolution)\n`);
+  child.stdin.end();
+  await new Promise((r) => child.once('exit', r));
+  process.exit(0);
+}
 
 // ----------------------------------------------------------------------------- the run
 const corpus = await buildCorpus({ count: count * 2 });

@@ -144,7 +144,8 @@ export interface MilterSessionOptions {
 export class MilterSession {
   readonly id: string;
   readonly #factory: FilterFactory;
-  readonly #log: Logger;
+  readonly #baseLog: Logger;
+  #childLog: Logger | undefined;
   readonly #transport: SessionTransport;
   readonly #settings: MilterSessionSettings;
   readonly #metrics: MilterMetrics | undefined;
@@ -175,7 +176,7 @@ export class MilterSession {
   constructor(o: MilterSessionOptions) {
     this.id = o.id;
     this.#factory = o.factory;
-    this.#log = o.logger.child({ sid: o.id });
+    this.#baseLog = o.logger;
     this.#transport = o.transport;
     this.#settings = { ...DEFAULT_SESSION_SETTINGS, ...o.settings };
     this.#metrics = o.metrics;
@@ -191,6 +192,11 @@ export class MilterSession {
     });
     this.#deadlines = new PeerDeadlines(this.#settings, this.#timers, this.#now, (code, detail) => this.#peerDeadline(code, detail));
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
+  }
+
+  /** This session's logger (`sid` on every line), made when first needed: most sessions log nothing at `warn`. */
+  get #log(): Logger {
+    return (this.#childLog ??= this.#baseLog.child({ sid: this.id }));
   }
 
   get closed(): boolean {
@@ -417,7 +423,7 @@ export class MilterSession {
     const { negotiated: neg, reply } = negotiation(cmd, this.#factory.requirements);
     this.#negotiated = neg;
     this.#send(reply);
-    if (this.#log.isDebugEnabled()) {
+    if (this.#baseLog.isDebugEnabled()) {
       this.#log.debug('milter negotiated', {
         filter: this.#factory.name,
         version: neg.version,
@@ -602,7 +608,7 @@ export class MilterSession {
     const msg = this.#message;
     const label = verdict.kind === 'continue' ? 'accept' : verdict.kind;
     this.#metrics?.messages.inc({ verdict: label });
-    if (!this.#log.isInfoEnabled()) return;
+    if (!this.#baseLog.isInfoEnabled()) return;
     const reply = 'reply' in verdict && verdict.reply ? `${verdict.reply.code}${verdict.reply.enhanced ? ` ${verdict.reply.enhanced}` : ''} ${verdict.reply.text}` : undefined;
     this.#log.info('message', {
       queue_id: this.#macros.get('i') ?? 'NOQUEUE',
