@@ -663,17 +663,24 @@ function isPromiseLike<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
 }
 
 /**
- * An abort reason. Only its message is read (the `cause` of an ABORTED DnsError); one is made
- * for every message, so no stack trace is captured for it.
+ * An abort reason. Only its message is read (the `cause` of an ABORTED DnsError), and one
+ * is needed for every message, so each distinct message (a handful of fixed strings) is
+ * built once, without a stack trace, and shared.
  */
+const ABORT_REASONS = new Map<string, Error>();
+
 function abortReason(message: string): Error {
+  let reason = ABORT_REASONS.get(message);
+  if (reason) return reason;
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
-    return new Error(message);
+    reason = new Error(message);
   } finally {
     Error.stackTraceLimit = limit;
   }
+  if (ABORT_REASONS.size < 32) ABORT_REASONS.set(message, reason);
+  return reason;
 }
 
 /**
