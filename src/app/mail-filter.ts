@@ -71,7 +71,7 @@ export function routeMail(inbound: FilterFactory, outbound: FilterFactory, isOut
       const both = (f: (m: MilterFilter) => Verdict | Promise<Verdict> | undefined): Verdict | Promise<Verdict> => {
         const x = f(inb);
         const y = f(out);
-        if (x instanceof Promise || y instanceof Promise) return Promise.all([x, y]).then(([a, b]) => pick(a, b));
+        if (isThenable(x) || isThenable(y)) return Promise.all([x, y]).then(([a, b]) => pick(a, b));
         return pick(x, y);
       };
       return {
@@ -101,6 +101,10 @@ export function routeMail(inbound: FilterFactory, outbound: FilterFactory, isOut
       };
     },
   };
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
 export function createMailFilterFactory(deps: MailFilterDeps): FilterFactory {
