@@ -66,9 +66,13 @@ export function routeMail(inbound: FilterFactory, outbound: FilterFactory, isOut
       const out = outbound.create(ctx);
       let client: string | undefined;
       let current: MilterFilter = inb;
-      const both = async (f: (m: MilterFilter) => Verdict | Promise<Verdict> | undefined): Promise<Verdict> => {
-        const [x, y] = await Promise.all([f(inb), f(out)]);
-        return x && x.kind !== 'continue' ? x : (y ?? { kind: 'continue' });
+      const pick = (x: Verdict | undefined, y: Verdict | undefined): Verdict => (x && x.kind !== 'continue' ? x : (y ?? { kind: 'continue' }));
+      // Both filters answer connect and HELO synchronously today: no promise unless one is async.
+      const both = (f: (m: MilterFilter) => Verdict | Promise<Verdict> | undefined): Verdict | Promise<Verdict> => {
+        const x = f(inb);
+        const y = f(out);
+        if (isThenable(x) || isThenable(y)) return Promise.all([x, y]).then(([a, b]) => pick(a, b));
+        return pick(x, y);
       };
       return {
         connect: (info: ConnectInfo) => {
@@ -97,6 +101,10 @@ export function routeMail(inbound: FilterFactory, outbound: FilterFactory, isOut
       };
     },
   };
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
 export function createMailFilterFactory(deps: MailFilterDeps): FilterFactory {

@@ -106,5 +106,26 @@ export function createLogger(config: LogConfig, streamOrOptions?: NodeJS.Writabl
     config.format === 'json'
       ? winston.format.printf((info) => formatJsonLine(separateError(info), now()))
       : winston.format.printf((info) => formatTextLine(separateError(info), { syslogPrefix }));
-  return winston.createLogger({ level: config.level, format, transports: [new winston.transports.Stream({ stream: out })] });
+  const logger = winston.createLogger({ level: config.level, format, transports: [new winston.transports.Stream({ stream: out })] });
+  skipDisabledLevels(logger);
+  return logger;
+}
+
+type LevelMethod = (this: winston.Logger, ...args: unknown[]) => winston.Logger;
+
+/**
+ * winston drops a line below the level only in its transport, after the line went through
+ * its stream and our format (every `info` of every message, at `level: warn`): a call for a
+ * level no transport takes returns at once instead. The level is read at each call, so a
+ * logger whose level is changed later still follows it; child loggers inherit the methods.
+ */
+function skipDisabledLevels(logger: winston.Logger): void {
+  const methods = logger as unknown as Record<string, LevelMethod>;
+  for (const level of Object.keys(logger.levels)) {
+    const write = methods[level];
+    if (typeof write !== 'function') continue;
+    methods[level] = function (this: winston.Logger, ...args: unknown[]): winston.Logger {
+      return this.isLevelEnabled(level) ? write.apply(this, args) : this;
+    };
+  }
 }

@@ -26,6 +26,8 @@ export class FrameDecoder {
   readonly #admit: ((frameBytes: number) => boolean) | undefined;
   #chunks: Buffer[] = [];
   #buffered = 0;
+  /** Where the unread bytes of `#chunks[0]` start. */
+  #offset = 0;
   /** Size of the frame at the head of the buffer once admitted; 0 before. */
   #admittedHead = 0;
 
@@ -66,8 +68,7 @@ export class FrameDecoder {
       }
       if (this.#buffered < 4 + length) break;
       this.#admittedHead = 0;
-      const bytes = this.#take(4 + length);
-      frames.push({ command: bytes[4]!, payload: bytes.subarray(5) });
+      frames.push(this.#take(4 + length));
     }
     return frames;
   }
@@ -81,25 +82,53 @@ export class FrameDecoder {
 
   #peekLength(): number {
     const head = this.#chunks[0]!;
-    if (head.length >= 4) return head.readUInt32BE(0);
-    const first = Buffer.concat(this.#chunks, Math.min(this.#buffered, 8));
-    return first.readUInt32BE(0);
+    const at = this.#offset;
+    if (head.length - at >= 4) return head.readUInt32BE(at);
+    // The prefix spans chunks (rare: a read ended inside it).
+    let n = 0;
+    let got = 0;
+    for (let i = 0; got < 4; i++) {
+      const c = this.#chunks[i]!;
+      for (let j = i === 0 ? at : 0; j < c.length && got < 4; j++, got++) n = n * 256 + c[j]!;
+    }
+    return n;
   }
 
-  #take(n: number): Buffer {
+  /**
+   * The next `n` bytes (a whole frame, `n` > 4) as command and payload. Within one chunk the
+   * payload is a view of it, the chunk's remaining bytes stay where they are (an offset, not a
+   * new view per frame); a frame spanning chunks is copied, exactly its bytes.
+   */
+  #take(n: number): Frame {
     const head = this.#chunks[0]!;
-    let out: Buffer;
-    if (head.length >= n) {
-      out = head.subarray(0, n);
-      if (head.length === n) this.#chunks.shift();
-      else this.#chunks[0] = head.subarray(n);
-    } else {
-      const all = Buffer.concat(this.#chunks, this.#buffered);
-      out = all.subarray(0, n);
-      this.#chunks = all.length > n ? [all.subarray(n)] : [];
-    }
+    const at = this.#offset;
     this.#buffered -= n;
-    return out;
+    if (head.length - at >= n) {
+      const frame = { command: head[at + 4]!, payload: head.subarray(at + 5, at + n) };
+      if (head.length - at === n) {
+        this.#chunks.shift();
+        this.#offset = 0;
+      } else this.#offset = at + n;
+      return frame;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.#chunks[0]!;
+      const from = this.#offset;
+      const need = n - filled;
+      if (c.length - from <= need) {
+        c.copy(out, filled, from);
+        filled += c.length - from;
+        this.#chunks.shift();
+        this.#offset = 0;
+      } else {
+        c.copy(out, filled, from, from + need);
+        this.#offset = from + need;
+        filled = n;
+      }
+    }
+    return { command: out[4]!, payload: out.subarray(5) };
   }
 }
 

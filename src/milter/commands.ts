@@ -111,7 +111,16 @@ export function parseCommand(frame: Frame): MilterCommand {
     case SMFIC.DATA:
       return { kind: 'data' };
     case SMFIC.HEADER: {
-      const [name, value] = cstrings(c, p, 2, 2) as [string, string];
+      // The common shape (`name\0value\0`) is read in place, one header per frame; anything
+      // else goes through cstrings, which names what is wrong.
+      const nul = p.indexOf(0);
+      const wellFormed = nul > 0 && p[p.length - 1] === 0 && nul < p.length - 1 && p.indexOf(0, nul + 1) === p.length - 1;
+      let name: string;
+      let value: string;
+      if (wellFormed) {
+        name = p.toString('latin1', 0, nul);
+        value = p.toString('latin1', nul + 1, p.length - 1);
+      } else [name, value] = cstrings(c, p, 2, 2) as [string, string];
       if (!name) throw malformed(c, 'empty header name');
       // RFC 5322 §2.2: printable US-ASCII but ':'; Postfix never sends control characters
       // (CR, LF, NUL cannot pass the cstring split anyway) and keeps obsolete spaces.

@@ -79,14 +79,18 @@ export class PeerDeadlines {
   /** We are working on the MTA's commands (true) or waiting for it (false). */
   setBusy(busy: boolean): void {
     if (busy === this.#busy) return;
-    this.#ours(() => (this.#busy = busy));
+    const wasOurs = this.#isOurs();
+    this.#busy = busy;
+    this.#oursChanged(wasOurs);
     if (!busy) this.#turnStartedAt = this.#now();
   }
 
   /** The socket is paused by our backpressure: the MTA cannot send, so nothing runs against it. */
   setPaused(paused: boolean): void {
     if (paused === this.#paused) return;
-    this.#ours(() => (this.#paused = paused));
+    const wasOurs = this.#isOurs();
+    this.#paused = paused;
+    this.#oursChanged(wasOurs);
     // Resumed: the half-received frame could not progress while we held it up.
     if (!paused) {
       this.#frameStartedAt = this.#now();
@@ -113,10 +117,12 @@ export class PeerDeadlines {
     this.#timer = undefined;
   }
 
-  /** Applies a busy/paused change, keeping the count of our time within the content phase. */
-  #ours(change: () => void): void {
-    const wasOurs = this.#oursSince !== undefined;
-    change();
+  #isOurs(): boolean {
+    return this.#oursSince !== undefined;
+  }
+
+  /** After a busy/paused change: keeps the count of our time within the content phase. */
+  #oursChanged(wasOurs: boolean): void {
     const isOurs = this.#busy || this.#paused;
     const t = this.#now();
     if (!wasOurs && isOurs) this.#oursSince = t;
@@ -127,26 +133,40 @@ export class PeerDeadlines {
     this.#reschedule();
   }
 
+  // The three deadlines, Infinity when one does not run. Called on every chunk and every
+  // busy/paused change, so they build nothing; the detail is written only when one expires.
+  #frameAt(): number {
+    return this.#inFrame && !this.#paused ? this.#frameStartedAt + this.#s.frameTimeoutMs : Infinity;
+  }
+
+  #readAt(): number {
+    return !this.#inFrame && !this.#busy && !this.#paused ? this.#turnStartedAt + this.#s.readTimeoutMs : Infinity;
+  }
+
+  #rateAt(): number {
+    const c = this.#content;
+    if (!c || this.#s.minDataRate <= 0 || this.#busy || this.#paused) return Infinity;
+    const allowanceMs = this.#s.frameTimeoutMs + (c.bytes * 1000) / this.#s.minDataRate;
+    return c.startedAt + c.oursMs + allowanceMs;
+  }
+
+  /** The nearest deadline (the first of equals in the order frame, read, data rate). */
   #next(): { at: number; code: DeadlineCode; detail: string } | undefined {
     if (this.#stopped) return undefined;
-    let best: { at: number; code: DeadlineCode; detail: string } | undefined;
-    const consider = (at: number, code: DeadlineCode, detail: string): void => {
-      if (!best || at < best.at) best = { at, code, detail };
-    };
-    if (this.#inFrame && !this.#paused) consider(this.#frameStartedAt + this.#s.frameTimeoutMs, 'frame-timeout', `a frame not complete ${this.#s.frameTimeoutMs} ms after its first byte`);
-    if (!this.#inFrame && !this.#busy && !this.#paused) consider(this.#turnStartedAt + this.#s.readTimeoutMs, 'read-timeout', `no command from the MTA for ${this.#s.readTimeoutMs} ms`);
-    const c = this.#content;
-    if (c && this.#s.minDataRate > 0 && !this.#busy && !this.#paused) {
-      const allowanceMs = this.#s.frameTimeoutMs + (c.bytes * 1000) / this.#s.minDataRate;
-      consider(c.startedAt + c.oursMs + allowanceMs, 'data-rate', `message content slower than ${this.#s.minDataRate} bytes/s (${c.bytes} bytes)`);
-    }
-    return best;
+    const frame = this.#frameAt();
+    const read = this.#readAt();
+    const rate = this.#rateAt();
+    if (frame === Infinity && read === Infinity && rate === Infinity) return undefined;
+    if (frame <= read && frame <= rate) return { at: frame, code: 'frame-timeout', detail: `a frame not complete ${this.#s.frameTimeoutMs} ms after its first byte` };
+    if (read <= rate) return { at: read, code: 'read-timeout', detail: `no command from the MTA for ${this.#s.readTimeoutMs} ms` };
+    return { at: rate, code: 'data-rate', detail: `message content slower than ${this.#s.minDataRate} bytes/s (${this.#content!.bytes} bytes)` };
   }
 
   #reschedule(): void {
-    const d = this.#next();
-    if (!d || d.at >= this.#armedAt) return;
-    this.#arm(d.at);
+    if (this.#stopped) return;
+    const at = Math.min(this.#frameAt(), this.#readAt(), this.#rateAt());
+    if (at === Infinity || at >= this.#armedAt) return;
+    this.#arm(at);
   }
 
   #arm(at: number): void {

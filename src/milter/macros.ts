@@ -17,7 +17,11 @@ const MACRO_STAGES: ReadonlySet<number> = new Set(MACRO_ORDER);
 const MESSAGE_MACRO_STAGES = [SMFIC.MAIL, SMFIC.RCPT, SMFIC.DATA, SMFIC.HEADER, SMFIC.EOH, SMFIC.BODY, SMFIC.BODYEOB];
 
 export class Macros implements MacroView {
-  readonly #stages = new Map<number, { readonly values: Map<string, string>; readonly bytes: number }>();
+  /**
+   * The entries as they came, per stage: a few per stage, looked up a few times per message,
+   * so a scan (from the end: a later duplicate wins) beats building a Map for every frame.
+   */
+  readonly #stages = new Map<number, { readonly values: ReadonlyArray<readonly [string, string]>; readonly bytes: number }>();
   #bytes = 0;
 
   /** Throws MilterProtocolError for a stage that carries no macros or when over the bound. */
@@ -27,11 +31,12 @@ export class Macros implements MacroView {
     }
     if (stage === SMFIC.MAIL) for (const s of MESSAGE_MACRO_STAGES) this.#drop(s);
     this.#drop(stage);
-    const bytes = entries.reduce((n, [k, v]) => n + k.length + v.length + 2, 0);
+    let bytes = 0;
+    for (const [k, v] of entries) bytes += k.length + v.length + 2;
     if (this.#bytes + bytes > MAX_MACRO_BYTES) {
       throw new MilterProtocolError('macros-too-large', `macros over ${MAX_MACRO_BYTES} bytes on one connection`, { stage: commandName(stage), bytes: this.#bytes + bytes });
     }
-    this.#stages.set(stage, { values: new Map(entries), bytes });
+    this.#stages.set(stage, { values: entries, bytes });
     this.#bytes += bytes;
   }
 
@@ -50,8 +55,9 @@ export class Macros implements MacroView {
   get(name: string): string | undefined {
     const key = normaliseMacroName(name.startsWith('{') || name.length === 1 ? name : `{${name}}`);
     for (const s of MACRO_ORDER) {
-      const v = this.#stages.get(s)?.values.get(key);
-      if (v !== undefined) return v;
+      const values = this.#stages.get(s)?.values;
+      if (!values) continue;
+      for (let i = values.length - 1; i >= 0; i--) if (values[i]![0] === key) return values[i]![1];
     }
     return undefined;
   }
@@ -59,7 +65,8 @@ export class Macros implements MacroView {
   *entries(): IterableIterator<[string, string]> {
     const seen = new Set<string>();
     for (const s of MACRO_ORDER) {
-      for (const [k, v] of this.#stages.get(s)?.values ?? []) {
+      // Map: the stage's own duplicates collapse to the last value, in first-seen order.
+      for (const [k, v] of new Map(this.#stages.get(s)?.values ?? [])) {
         if (!seen.has(k)) {
           seen.add(k);
           yield [k, v];

@@ -24,7 +24,7 @@ import { parseCommand, stripBrackets, type MilterCommand } from './commands.ts';
 import { SMFIC, SMFIF, SMFIP, commandName, flagNames, DEFAULT_MAX_FRAME } from './constants.ts';
 import { PeerDeadlines, type DeadlineCode } from './deadlines.ts';
 import { MilterProtocolError } from './errors.ts';
-import type { EndOfMessageResult, FilterFactory, MilterFilter, Modification, SessionContext, Stage, Verdict } from './filter.ts';
+import type { EndOfMessageResult, FilterFactory, FilterRequirements, MilterFilter, Modification, SessionContext, Stage, Verdict } from './filter.ts';
 import { CONTINUE } from './filter.ts';
 import { Macros } from './macros.ts';
 import type { MilterMetrics } from './metrics.ts';
@@ -90,6 +90,23 @@ const realTimers: Timers = {
 const QUEUE_MAX_COMMANDS = 32;
 const CONTENT_STEPS: ReadonlySet<MilterCommand['kind']> = new Set(['header', 'eoh', 'body']);
 const NOTHING_OFF: ReadonlySet<Stage> = new Set();
+/**
+ * The stage histogram's label sets, one per stage (observed for every header and body
+ * chunk); prom-client keeps the first it sees and only reads them. Not frozen: a metrics
+ * library is free to write to a labels object it was handed.
+ */
+const STAGE_LABELS: Readonly<Record<Stage, { readonly stage: Stage }>> = {
+  connect: { stage: 'connect' },
+  helo: { stage: 'helo' },
+  mail: { stage: 'mail' },
+  rcpt: { stage: 'rcpt' },
+  data: { stage: 'data' },
+  header: { stage: 'header' },
+  eoh: { stage: 'eoh' },
+  body: { stage: 'body' },
+  eom: { stage: 'eom' },
+  unknown: { stage: 'unknown' },
+};
 
 interface Queued {
   readonly cmd: MilterCommand;
@@ -127,7 +144,8 @@ export interface MilterSessionOptions {
 export class MilterSession {
   readonly id: string;
   readonly #factory: FilterFactory;
-  readonly #log: Logger;
+  readonly #baseLog: Logger;
+  #childLog: Logger | undefined;
   readonly #transport: SessionTransport;
   readonly #settings: MilterSessionSettings;
   readonly #metrics: MilterMetrics | undefined;
@@ -158,7 +176,7 @@ export class MilterSession {
   constructor(o: MilterSessionOptions) {
     this.id = o.id;
     this.#factory = o.factory;
-    this.#log = o.logger.child({ sid: o.id });
+    this.#baseLog = o.logger;
     this.#transport = o.transport;
     this.#settings = { ...DEFAULT_SESSION_SETTINGS, ...o.settings };
     this.#metrics = o.metrics;
@@ -174,6 +192,11 @@ export class MilterSession {
     });
     this.#deadlines = new PeerDeadlines(this.#settings, this.#timers, this.#now, (code, detail) => this.#peerDeadline(code, detail));
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
+  }
+
+  /** This session's logger (`sid` on every line), made when first needed: most sessions log nothing at `warn`. */
+  get #log(): Logger {
+    return (this.#childLog ??= this.#baseLog.child({ sid: this.id }));
   }
 
   get closed(): boolean {
@@ -257,7 +280,10 @@ export class MilterSession {
         const { cmd, bytes } = this.#queue.shift()!;
         this.#queuedBytes -= bytes;
         try {
-          await this.#handle(cmd, bytes);
+          // Most commands (headers, body chunks, macros) are handled synchronously: awaiting
+          // only what returns a promise saves a microtask round per frame.
+          const pending = this.#handle(cmd, bytes);
+          if (pending) await pending;
         } finally {
           this.#release(bytes);
         }
@@ -302,7 +328,7 @@ export class MilterSession {
     this.#queuedBytes = 0;
     this.#budget.release(this.#reserved);
     this.#reserved = 0;
-    this.#message?.controller.abort(new Error(`session ${reason}`));
+    if (this.#message && !this.#message.controller.signal.aborted) this.#message.controller.abort(abortReason(`session ${reason}`));
     this.#callQuietly('close', () => this.#filter?.close?.());
     this.#filter = undefined;
     this.#transport.end();
@@ -332,7 +358,7 @@ export class MilterSession {
   }
 
   #startMessage(): MessageState {
-    this.#message?.controller.abort(new Error('new message'));
+    if (this.#message && !this.#message.controller.signal.aborted) this.#message.controller.abort(abortReason('new message'));
     this.#message = { started: this.#now(), controller: new AbortController(), rcpts: 0, headers: 0, bodyBytes: 0, ended: false };
     return this.#message;
   }
@@ -342,7 +368,7 @@ export class MilterSession {
     this.#deadlines.contentEnded();
     if (this.#message) {
       this.#message.ended = true;
-      this.#message.controller.abort(new Error('message ended'));
+      if (!this.#message.controller.signal.aborted) this.#message.controller.abort(abortReason('message ended'));
     }
   }
 
@@ -351,7 +377,7 @@ export class MilterSession {
     return this.#filter;
   }
 
-  async #handle(cmd: MilterCommand, bytes: number): Promise<void> {
+  #handle(cmd: MilterCommand, bytes: number): void | Promise<void> {
     const t = transition(this.#phase, cmd.kind, this.#negotiated?.off ?? NOTHING_OFF);
     if (!t.ok) throw new MilterProtocolError('unexpected-command', t.reason, { command: cmd.kind });
     this.#phase = t.next;
@@ -394,22 +420,21 @@ export class MilterSession {
   }
 
   #optneg(cmd: Extract<MilterCommand, { kind: 'optneg' }>): void {
-    const req = this.#factory.requirements;
-    const neg = negotiate(cmd, req);
+    const { negotiated: neg, reply } = negotiation(cmd, this.#factory.requirements);
     this.#negotiated = neg;
-    const parts = [uint32(neg.version), uint32(neg.actions), uint32(neg.protocol)];
-    for (const [stage, names] of neg.macros) parts.push(uint32(stage), cstrings(names));
-    this.#send(encodeFrame(SMFIC.OPTNEG, Buffer.concat(parts)));
-    this.#log.debug('milter negotiated', {
-      filter: this.#factory.name,
-      version: neg.version,
-      actions: flagNames(neg.actions, SMFIF),
-      protocol: flagNames(neg.protocol, SMFIP),
-    });
+    this.#send(reply);
+    if (this.#baseLog.isDebugEnabled()) {
+      this.#log.debug('milter negotiated', {
+        filter: this.#factory.name,
+        version: neg.version,
+        actions: flagNames(neg.actions, SMFIF),
+        protocol: flagNames(neg.protocol, SMFIP),
+      });
+    }
     this.#filter = this.#factory.create(this.#context());
   }
 
-  async #stageCommand(cmd: Exclude<MilterCommand, { kind: 'optneg' | 'macro' | 'quit' | 'quit-nc' | 'abort' }>): Promise<void> {
+  #stageCommand(cmd: Exclude<MilterCommand, { kind: 'optneg' | 'macro' | 'quit' | 'quit-nc' | 'abort' }>): void | Promise<void> {
     const filter = this.#filterOrThrow(cmd);
     switch (cmd.kind) {
       case 'connect':
@@ -456,11 +481,26 @@ export class MilterSession {
    * verdict; after a timeout the message's signal is aborted so its DNS work stops, and a
    * late failure of the abandoned call is observed here (never an unhandled rejection).
    */
-  async #call<T>(stage: Stage, ms: number, fn: () => T | Promise<T>): Promise<CallOutcome<T>> {
-    const work = Promise.resolve().then(fn);
+  #call<T>(stage: Stage, ms: number, fn: () => T | Promise<T>): CallOutcome<T> | Promise<CallOutcome<T>> {
+    const started = this.#now();
+    let value: T | Promise<T>;
+    try {
+      value = fn();
+    } catch (err) {
+      return { ok: false, verdict: this.#errorVerdict(stage, err) };
+    }
+    // A callback that answered synchronously cannot have overrun its deadline in a way a
+    // timer could catch (the timer could not fire before it returned): no timer, no race.
+    if (!isPromiseLike(value)) return { ok: true, value };
+    return this.#callAsync(stage, ms, ms - (this.#now() - started), value);
+  }
+
+  /** `left`: what remains of `ms` after the callback's synchronous part. */
+  async #callAsync<T>(stage: Stage, ms: number, left: number, pending: PromiseLike<T>): Promise<CallOutcome<T>> {
+    const work = Promise.resolve(pending);
     work.catch(() => undefined);
     let timer: unknown;
-    const timeout = new Promise<typeof TIMED_OUT>((resolve) => (timer = this.#timers.setTimeout(() => resolve(TIMED_OUT), ms)));
+    const timeout = new Promise<typeof TIMED_OUT>((resolve) => (timer = this.#timers.setTimeout(() => resolve(TIMED_OUT), Math.max(0, left))));
     try {
       const r = await Promise.race([work, timeout]);
       if (r === TIMED_OUT) {
@@ -476,23 +516,21 @@ export class MilterSession {
     }
   }
 
-  async #stage(stage: Stage, call: (() => Verdict | Promise<Verdict>) | undefined): Promise<void> {
-    const neg = this.#negotiated!;
+  #stage(stage: Stage, call: (() => Verdict | Promise<Verdict>) | undefined): void | Promise<void> {
     const inMessage = stage !== 'connect' && stage !== 'helo' && stage !== 'unknown';
     const msg = inMessage && this.#message && !this.#message.ended ? this.#message : undefined;
     const start = this.#now();
     // A failure already owed: the filter sees nothing more of this message.
-    let verdict: Verdict = (msg?.failed ?? this.#connectionFailed) || CONTINUE;
-    let failed = verdict !== CONTINUE;
-    if (!failed && call) {
-      const r = await this.#call(stage, this.#settings.commandTimeoutMs, call);
-      if (r.ok) verdict = r.value;
-      else {
-        verdict = r.verdict;
-        failed = true;
-      }
-    }
-    this.#metrics?.stageSeconds.observe({ stage }, (this.#now() - start) / 1000);
+    const owed = msg?.failed ?? this.#connectionFailed;
+    if (owed || !call) return this.#stageDone(stage, inMessage, msg, start, owed ?? CONTINUE, owed !== undefined && owed !== CONTINUE);
+    const r = this.#call(stage, this.#settings.commandTimeoutMs, call);
+    if (isPromiseLike(r)) return r.then((o) => this.#stageDone(stage, inMessage, msg, start, o.ok ? o.value : o.verdict, !o.ok));
+    return this.#stageDone(stage, inMessage, msg, start, r.ok ? r.value : r.verdict, !r.ok);
+  }
+
+  #stageDone(stage: Stage, inMessage: boolean, msg: MessageState | undefined, start: number, verdict: Verdict, failed: boolean): void {
+    const neg = this.#negotiated!;
+    this.#metrics?.stageSeconds.observe(STAGE_LABELS[stage], (this.#now() - start) / 1000);
     if (neg.noReply.has(stage)) {
       if (failed) {
         // No reply can carry it now: owed at the next reply, at the latest at end of message.
@@ -536,7 +574,7 @@ export class MilterSession {
     } finally {
       this.#timers.clearInterval(progress);
     }
-    this.#metrics?.stageSeconds.observe({ stage: 'eom' }, (this.#now() - start) / 1000);
+    this.#metrics?.stageSeconds.observe(STAGE_LABELS.eom, (this.#now() - start) / 1000);
     if (this.#closed) return;
     this.#finishEom(r.ok ? r.value : { verdict: r.verdict, modifications: [] }, neg, r.ok ? 'ok' : 'error');
   }
@@ -551,13 +589,16 @@ export class MilterSession {
       verdict = this.#errorVerdict('eom', err);
       modifications = [];
     }
-    // Modifications only make sense for a message that is delivered.
+    // Modifications only make sense for a message that is delivered. They and the verdict
+    // go out in one write: one system call per message instead of one per frame.
+    const replies: Buffer[] = [];
     if (verdict.kind === 'continue' || verdict.kind === 'accept') {
-      for (const m of modifications) this.#send(encodeModification(m, neg.leadingSpace));
+      for (const m of modifications) replies.push(encodeModification(m, neg.leadingSpace));
     } else {
       modifications = [];
     }
-    this.#send(encodeVerdict(verdict));
+    replies.push(encodeVerdict(verdict));
+    this.#send(replies.length === 1 ? replies[0]! : Buffer.concat(replies));
     this.#summary(verdict, modifications, outcome === 'ok' ? result.summary : undefined, 'eom');
     this.#endMessage();
     if (this.#draining) this.#finish('drained');
@@ -567,6 +608,7 @@ export class MilterSession {
     const msg = this.#message;
     const label = verdict.kind === 'continue' ? 'accept' : verdict.kind;
     this.#metrics?.messages.inc({ verdict: label });
+    if (!this.#baseLog.isInfoEnabled()) return;
     const reply = 'reply' in verdict && verdict.reply ? `${verdict.reply.code}${verdict.reply.enhanced ? ` ${verdict.reply.enhanced}` : ''} ${verdict.reply.text}` : undefined;
     this.#log.info('message', {
       queue_id: this.#macros.get('i') ?? 'NOQUEUE',
@@ -614,4 +656,51 @@ function describeModification(m: Modification): string {
     default:
       return m.kind;
   }
+}
+
+function isPromiseLike<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
+
+/**
+ * An abort reason. Only its message is read (the `cause` of an ABORTED DnsError), and one
+ * is needed for every message, so each distinct message (a handful of fixed strings) is
+ * built once, without a stack trace, and shared.
+ */
+const ABORT_REASONS = new Map<string, Error>();
+
+function abortReason(message: string): Error {
+  let reason = ABORT_REASONS.get(message);
+  if (reason) return reason;
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    reason = new Error(message);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+  if (ABORT_REASONS.size < 32) ABORT_REASONS.set(message, reason);
+  return reason;
+}
+
+/**
+ * The outcome of negotiation and its encoded reply, per filter requirements and MTA offer:
+ * the same for every connection from one Postfix, so worked out once. A few offers per
+ * requirements at most (a peer that varies its offer just gets them computed each time).
+ */
+const NEGOTIATIONS = new WeakMap<FilterRequirements, Map<string, { readonly negotiated: Negotiated; readonly reply: Buffer }>>();
+const MAX_CACHED_OFFERS = 8;
+
+function negotiation(offer: Extract<MilterCommand, { kind: 'optneg' }>, req: FilterRequirements): { readonly negotiated: Negotiated; readonly reply: Buffer } {
+  let byOffer = NEGOTIATIONS.get(req);
+  const key = `${offer.version}:${offer.actions}:${offer.protocol}`;
+  const cached = byOffer?.get(key);
+  if (cached) return cached;
+  const negotiated = negotiate(offer, req);
+  const parts = [uint32(negotiated.version), uint32(negotiated.actions), uint32(negotiated.protocol)];
+  for (const [stage, names] of negotiated.macros) parts.push(uint32(stage), cstrings(names));
+  const made = { negotiated, reply: encodeFrame(SMFIC.OPTNEG, Buffer.concat(parts)) };
+  if (!byOffer) NEGOTIATIONS.set(req, (byOffer = new Map()));
+  if (byOffer.size < MAX_CACHED_OFFERS) byOffer.set(key, made);
+  return made;
 }

@@ -39,6 +39,16 @@ const ONCE: ReadonlySet<MessageKind> = new Set(['mail', 'data', 'eoh', 'eom']);
 /** UNKNOWN is an SMTP command the MTA did not know: possible outside DATA only. */
 const ENVELOPE: ReadonlySet<MessageStep> = new Set(['mail', 'rcpt']);
 
+/** One phase object per message step: a transition per frame allocates none. */
+const MESSAGE_PHASE: Readonly<Record<MessageStep, Phase>> = {
+  mail: Object.freeze({ kind: 'message', step: 'mail' }),
+  rcpt: Object.freeze({ kind: 'message', step: 'rcpt' }),
+  data: Object.freeze({ kind: 'message', step: 'data' }),
+  header: Object.freeze({ kind: 'message', step: 'header' }),
+  eoh: Object.freeze({ kind: 'message', step: 'eoh' }),
+  body: Object.freeze({ kind: 'message', step: 'body' }),
+};
+
 function isMessageKind(k: Kind): k is MessageKind {
   return k in RANK;
 }
@@ -93,7 +103,7 @@ export function transition(phase: Phase, kind: Kind, off: ReadonlySet<Stage>): T
   if (session.kind === 'smtp') {
     // A message starts with MAIL, or with its first step the MTA sends when MAIL is off.
     if (kind !== 'mail' && !off.has('mail')) return no(`${kind.toUpperCase()} outside a message (no MAIL)`);
-    return kind === 'eom' ? ok(BETWEEN_MESSAGES, true, true) : ok({ kind: 'message', step: kind }, true);
+    return kind === 'eom' ? ok(BETWEEN_MESSAGES, true, true) : ok(MESSAGE_PHASE[kind], true);
   }
   if (session.kind !== 'message') return no(`unexpected ${kind}`);
   const from = RANK[session.step];
@@ -101,5 +111,5 @@ export function transition(phase: Phase, kind: Kind, off: ReadonlySet<Stage>): T
   if (to < from || (to === from && ONCE.has(kind))) return no(`${kind.toUpperCase()} ${describe(session)}`);
   // After headers comes EOH (libmilter's NX_HDRS), unless EOH was negotiated away.
   if (session.step === 'header' && to > RANK.eoh && !off.has('eoh')) return no(`${kind.toUpperCase()} after HEADER without EOH`);
-  return kind === 'eom' ? ok(BETWEEN_MESSAGES, false, true) : ok({ kind: 'message', step: kind });
+  return kind === 'eom' ? ok(BETWEEN_MESSAGES, false, true) : ok(MESSAGE_PHASE[kind]);
 }

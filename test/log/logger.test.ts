@@ -110,3 +110,20 @@ test('an error spread into the fields (describeError) is the error field, not gl
   await flush();
   t.is(c.text(), 'error: keystore unreadable; keeping last snapshot store=/var/lib/mailanchor/mailanchor.db code=ERR_SQLITE_ERROR error="SQLITE_BUSY: database is locked"\ninfo: no error here domain=example.org\n');
 });
+
+test('a level below the logger\'s writes nothing, from the logger or its children; a later level change is followed', async (t) => {
+  const out = collect();
+  const logger = createLogger({ ...TEXT, level: 'warn' }, out.stream);
+  const child = logger.child({ sid: 's1' });
+  logger.info('root info');
+  child.info('child info', { queue_id: 'Q1' });
+  child.debug('child debug');
+  child.warn('child warn', { queue_id: 'Q2' });
+  await flush();
+  t.is(out.text(), 'warn: child warn sid=s1 queue_id=Q2\n');
+  logger.level = 'info';
+  child.info('now info', { queue_id: 'Q3' });
+  await flush();
+  t.is(out.text(), 'warn: child warn sid=s1 queue_id=Q2\ninfo: now info sid=s1 queue_id=Q3\n');
+  t.false(child.isDebugEnabled());
+});

@@ -3,6 +3,7 @@ import { FrameDecoder, encodeFrame, cstrings, uint32 } from '../../src/milter/co
 import { parseCommand } from '../../src/milter/commands.ts';
 import { SMFIC } from '../../src/milter/constants.ts';
 import { MilterProtocolError, type MilterErrorCode } from '../../src/milter/errors.ts';
+import { prng } from '../support/prng.ts';
 
 /** A realistic conversation: negotiate, macros, connect (v4, v6, unix), helo, mail, header, body, eom. */
 const conversation = Buffer.concat([
@@ -33,6 +34,32 @@ test('decoding the same conversation split at every byte offset gives the same f
   const frames = [];
   for (let i = 0; i < small.length; i++) frames.push(...d.push(small.subarray(i, i + 1)));
   t.deepEqual(frames.map((f) => f.command), whole.slice(0, frames.length).map((f) => f.command));
+});
+
+test('random chunkings (seeded) give the same frames byte for byte, whatever the chunk sizes', (t) => {
+  const whole = new FrameDecoder().push(conversation);
+  const rnd = prng(17);
+  for (let round = 0; round < 200; round++) {
+    const d = new FrameDecoder();
+    const frames = [];
+    // Chunk sizes from 1 byte to a little over a body frame, so prefixes, payloads and whole
+    // frames all end up split, and some chunks hold several frames.
+    for (let at = 0; at < conversation.length; ) {
+      const max = rnd() < 0.3 ? 8 : rnd() < 0.5 ? 300 : 80_000;
+      const n = 1 + Math.floor(rnd() * max);
+      frames.push(...d.push(conversation.subarray(at, at + n)));
+      at += n;
+    }
+    t.is(d.pending, 0);
+    t.is(frames.length, whole.length);
+    for (let i = 0; i < whole.length; i++) {
+      if (frames[i]!.command !== whole[i]!.command || !frames[i]!.payload.equals(whole[i]!.payload)) {
+        t.fail(`round ${round}: frame ${i} differs`);
+        return;
+      }
+    }
+  }
+  t.pass();
 });
 
 test('typed parse of every command shape', (t) => {
