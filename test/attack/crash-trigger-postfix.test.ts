@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { startHostileDns, type HostileDns } from '../../attack/hostile-dns.ts';
 import { smtpDrop } from '../../attack/smtp-drop.ts';
 import { startMilterProcess, type MilterProcess } from '../support/milter-process.ts';
-import { postfixMissing, startPostfix, type Postfix } from '../support/postfix.ts';
+import { postfixMissing, startMilterPostfix, type Postfix } from '../support/postfix.ts';
 import { smtpSinkMissing, startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 
 const missing = postfixMissing() ?? smtpSinkMissing();
@@ -82,17 +82,7 @@ test.before(async () => {
   );
   milter = await startMilterProcess(['--config', config, '--dns', `${dns.server.host}:${dns.server.port}`]);
   sink = await startSmtpSink();
-  pf = await startPostfix({
-    relayPort: sink.port,
-    smtpd: true,
-    main: {
-      smtpd_milters: `inet:127.0.0.1:${milter.port}`,
-      milter_default_action: 'tempfail',
-      smtpd_authorized_xclient_hosts: '127.0.0.0/8',
-      relay_domains: 'anchor.test',
-      mynetworks: '127.0.0.1/32',
-    },
-  });
+  pf = await startMilterPostfix({ milterPort: milter.port, relayPort: sink.port, relayDomains: ['anchor.test'], mynetworks: '127.0.0.1/32' });
 });
 
 test.after.always(async () => {

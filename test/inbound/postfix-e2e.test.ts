@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { knotMissing, startKnot, type KnotServer } from '../support/knot.ts';
 import { startMilterProcess, type MilterProcess } from '../support/milter-process.ts';
-import { postfixMissing, startPostfix, swaks, type Postfix } from '../support/postfix.ts';
+import { postfixMissing, startMilterPostfix, swaks, type Postfix } from '../support/postfix.ts';
 import { smtpSinkMissing, startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 
 const missing = postfixMissing() ?? smtpSinkMissing() ?? knotMissing() ?? (existsSync('/usr/bin/swaks') ? undefined : 'swaks not installed');
@@ -47,11 +47,7 @@ test.before(async () => {
   milter = await startMilterProcess(['--config', config, '--dns', `${knot.server.host}:${knot.server.port}`]);
   const port = milter.port;
   sink = await startSmtpSink();
-  pf = await startPostfix({
-    relayPort: sink.port,
-    smtpd: true,
-    main: { smtpd_milters: `inet:127.0.0.1:${port}`, milter_default_action: 'tempfail', smtpd_authorized_xclient_hosts: '127.0.0.0/8', relay_domains: 'anchor.test', mynetworks: '127.0.0.1/32' },
-  });
+  pf = await startMilterPostfix({ milterPort: port, relayPort: sink.port, relayDomains: ['anchor.test'], mynetworks: '127.0.0.1/32' });
 });
 
 test.after.always(async () => {

@@ -33,7 +33,7 @@ import { pythonDkimVerify } from '../support/dkim-verifiers.ts';
 import { fakeLookup } from '../support/fake-dns.ts';
 import { knotMissing, startKnot, type KnotServer } from '../support/knot.ts';
 import { startMilterProcess, type MilterProcess } from '../support/milter-process.ts';
-import { postfixMissing, startPostfix, swaks, type Postfix } from '../support/postfix.ts';
+import { postfixMissing, startMilterPostfix, swaks, type Postfix } from '../support/postfix.ts';
 import { smtpSinkMissing, startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 import { openTestStore } from '../support/store.ts';
 import { dkimsign, makeKey, txtData, type TestKey } from './dkim-keys.ts';
@@ -143,17 +143,7 @@ test.before(async () => {
   );
   milter = await startMilterProcess(['--config', config, '--dns', `${knot.server.host}:${knot.server.port}`]);
   sink = await startSmtpSink();
-  pf = await startPostfix({
-    relayPort: sink.port,
-    smtpd: true,
-    main: {
-      smtpd_milters: `inet:127.0.0.1:${milter.port}`,
-      milter_default_action: 'tempfail',
-      smtpd_authorized_xclient_hosts: '127.0.0.0/8',
-      relay_domains: 'anchor.test, forward.example.net',
-      mynetworks: '127.0.0.1/32',
-    },
-  });
+  pf = await startMilterPostfix({ milterPort: milter.port, relayPort: sink.port, relayDomains: ['anchor.test', 'forward.example.net'], mynetworks: '127.0.0.1/32' });
 });
 
 test.after.always(async () => {

@@ -17,7 +17,7 @@ import type { DkimAlgorithm } from '../../src/keys/signing-keys.ts';
 import type { Store } from '../../src/store/store.ts';
 import { openTestStore } from '../support/store.ts';
 import { startMilterProcess, type MilterProcess } from '../support/milter-process.ts';
-import { postfixMissing, startPostfix, swaks, type Postfix } from '../support/postfix.ts';
+import { postfixMissing, startMilterPostfix, swaks, type Postfix } from '../support/postfix.ts';
 import { smtpSinkMissing, startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 import { mailauthVerify, pythonDkimVerify } from '../support/dkim-verifiers.ts';
 
@@ -54,11 +54,7 @@ test.before(async () => {
   milter = await startMilterProcess(['--config', config]);
   const port = milter.port;
   sink = await startSmtpSink();
-  pf = await startPostfix({
-    relayPort: sink.port,
-    smtpd: true,
-    main: { smtpd_milters: `inet:127.0.0.1:${port}`, milter_default_action: 'tempfail', smtpd_authorized_xclient_hosts: '127.0.0.0/8', relay_domains: 'example.net' },
-  });
+  pf = await startMilterPostfix({ milterPort: port, relayPort: sink.port, relayDomains: ['example.net'] });
 });
 
 test.after.always(async () => {

@@ -42,6 +42,37 @@ export interface Postfix {
   stop(): Promise<void>;
 }
 
+export interface MilterPostfixOptions {
+  /** Our milter's TCP port (`inet:127.0.0.1:PORT`). */
+  readonly milterPort: number;
+  /** Where accepted mail is relayed (smtp-sink). */
+  readonly relayPort: number;
+  /** `relay_domains`: the recipients smtpd accepts from any client. */
+  readonly relayDomains: readonly string[];
+  /** `mynetworks`, when the test needs it narrowed (e.g. to 127.0.0.1/32). */
+  readonly mynetworks?: string;
+}
+
+/**
+ * The set-up the end-to-end tests share: smtpd on loopback with our milter as
+ * `smtpd_milters` and `milter_default_action = tempfail` (a stopped milter defers, never
+ * passes mail through unchecked), XCLIENT allowed from loopback so a test can pose as any
+ * internet client, `relay_domains` relayed to the sink.
+ */
+export function startMilterPostfix(o: MilterPostfixOptions): Promise<Postfix> {
+  return startPostfix({
+    relayPort: o.relayPort,
+    smtpd: true,
+    main: {
+      smtpd_milters: `inet:127.0.0.1:${o.milterPort}`,
+      milter_default_action: 'tempfail',
+      smtpd_authorized_xclient_hosts: '127.0.0.0/8',
+      relay_domains: o.relayDomains.join(', '),
+      ...(o.mynetworks === undefined ? {} : { mynetworks: o.mynetworks }),
+    },
+  });
+}
+
 function uidOf(user: string): number {
   const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${user}:`));
   if (!line) throw new Error(`no user ${user}`);
