@@ -15,10 +15,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { ImapFlow } from 'imapflow';
+import type { ImapFlow } from 'imapflow';
 import type { Page } from '../../src/reports/received/page.ts';
 import { month, reportMail, reportXml } from '../support/dmarc-reports.ts';
-import { dovecotMissing, startDovecot, type DovecotServer } from '../support/dovecot.ts';
+import { dovecotMissing, folderCounts as countFolders, imapClient, startDovecot, type DovecotServer } from '../support/dovecot.ts';
 import { postgresMissing, startPostgres, type PostgresServer } from '../support/postgres.ts';
 import { openTestStore } from '../support/store.ts';
 
@@ -52,26 +52,8 @@ function cli(args: string[]): Promise<{ code: number | null; out: string; err: s
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code, out, err })));
 }
 
-async function mailbox(): Promise<ImapFlow> {
-  const c = new ImapFlow({ host: '127.0.0.1', port: imap!.port, secure: false, doSTARTTLS: false, auth: { user: 'dmarc', pass: 'secret' }, logger: false });
-  c.on('error', () => {});
-  await c.connect();
-  return c;
-}
-
-async function folderCounts(): Promise<Record<string, number>> {
-  const c = await mailbox();
-  try {
-    const out: Record<string, number> = {};
-    for (const m of await c.list()) {
-      const st = await c.status(m.path, { messages: true });
-      if (st) out[m.path] = st.messages ?? 0;
-    }
-    return out;
-  } finally {
-    await c.logout();
-  }
-}
+const mailbox = (): Promise<ImapFlow> => imapClient(imap!, 'dmarc', 'secret');
+const folderCounts = (): Promise<Record<string, number>> => countFolders(imap!, 'dmarc', 'secret');
 
 const count = (text: string, re: RegExp): number => Number(re.exec(text)?.[1] ?? 0);
 

@@ -13,6 +13,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { ImapFlow } from 'imapflow';
 import { waitForListening } from './child.ts';
 import { freePort } from './ports.ts';
 
@@ -121,4 +122,27 @@ service imap-login {
     throw new Error(`dovecot did not start: ${(err as Error).message}\n${l}`);
   }
   return { host: '127.0.0.1', port, dir, maildir: (user) => join(dir, 'home', user, 'Maildir'), logs, stop };
+}
+
+/** An IMAP client logged in to `server` as `user` over plain IMAP (loopback, no TLS). */
+export async function imapClient(server: DovecotServer, user: string, password: string): Promise<ImapFlow> {
+  const c = new ImapFlow({ host: server.host, port: server.port, secure: false, doSTARTTLS: false, auth: { user, pass: password }, logger: false });
+  c.on('error', () => {});
+  await c.connect();
+  return c;
+}
+
+/** The number of messages in each of the user's folders, as the server counts them. */
+export async function folderCounts(server: DovecotServer, user: string, password: string): Promise<Record<string, number>> {
+  const c = await imapClient(server, user, password);
+  try {
+    const out: Record<string, number> = {};
+    for (const m of await c.list()) {
+      const st = await c.status(m.path, { messages: true });
+      if (st) out[m.path] = st.messages ?? 0;
+    }
+    return out;
+  } finally {
+    await c.logout();
+  }
 }

@@ -18,7 +18,7 @@ import { run } from '../../../src/cli/report.ts';
 import { captureIo } from '../../support/cli-io.ts';
 import { month, reportMail, reportXml } from '../../support/dmarc-reports.ts';
 import { parseAggregate } from '../../../src/reports/read/aggregate-parser.ts';
-import { dovecotMissing, startDovecot, type DovecotServer } from '../../support/dovecot.ts';
+import { dovecotMissing, folderCounts as countFolders, imapClient, startDovecot, type DovecotServer } from '../../support/dovecot.ts';
 import { openTestStore } from '../../support/store.ts';
 import { makeZip } from '../zip-writer.ts';
 
@@ -37,26 +37,8 @@ let imap: DovecotServer | undefined;
 let dir = '';
 let cfg = '';
 
-async function client(): Promise<ImapFlow> {
-  const c = new ImapFlow({ host: '127.0.0.1', port: imap!.port, secure: false, doSTARTTLS: false, auth: { user: 'dmarc', pass: 'secret' }, logger: false });
-  c.on('error', () => {});
-  await c.connect();
-  return c;
-}
-
-async function folderCounts(): Promise<Record<string, number>> {
-  const c = await client();
-  try {
-    const out: Record<string, number> = {};
-    for (const m of await c.list()) {
-      const st = await c.status(m.path, { messages: true });
-      if (st) out[m.path] = st.messages ?? 0;
-    }
-    return out;
-  } finally {
-    await c.logout();
-  }
-}
+const client = (): Promise<ImapFlow> => imapClient(imap!, 'dmarc', 'secret');
+const folderCounts = (): Promise<Record<string, number>> => countFolders(imap!, 'dmarc', 'secret');
 
 async function importRun(config = cfg): Promise<{ code: number; out: string; err: string }> {
   const io = captureIo(dir);
