@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { dkimSign } from 'mailauth/lib/dkim/sign.js';
 import { prng } from '../test/support/prng.ts';
+import type { HeaderField } from '../src/mail/header.ts';
 
 /** Our own domain: outbound mail is From this domain; inbound mail is addressed to it. */
 export const OUR_DOMAIN = 'mailanchor.example';
@@ -356,4 +357,21 @@ if (import.meta.main) {
     for (const m of corpus.messages) writeFileSync(join(values.out, `${m.id}.eml`), m.raw);
     process.stdout.write(`written to ${values.out}\n`);
   }
+}
+
+/** A message's header fields as the milter hands them over (LF folding, leading space kept) and its body. */
+export function milterFields(m: BenchMessage): { headers: HeaderField[]; body: Buffer } {
+  const head = m.raw.subarray(0, m.bodyOffset - 2).toString('latin1');
+  const headers: HeaderField[] = [];
+  for (const l of head.split('\r\n')) {
+    if (l === '') continue;
+    if (/^[ \t]/.test(l)) {
+      const last = headers.pop()!;
+      headers.push({ name: last.name, value: `${last.value}\n${l}` });
+    } else {
+      const c = l.indexOf(':');
+      headers.push({ name: l.slice(0, c), value: l.slice(c + 1) });
+    }
+  }
+  return { headers, body: m.raw.subarray(m.bodyOffset) };
 }

@@ -22,9 +22,8 @@ import { BodyHashSet } from '../src/auth/dkim/body-hash.ts';
 import { KeyParseCache } from '../src/auth/dkim/key-lookup.ts';
 import { DkimVerifier } from '../src/auth/dkim/verify.ts';
 import { mailauthResolver } from '../test/support/mailauth-resolver.ts';
-import type { HeaderField } from '../src/mail/header.ts';
 import { fakeLookup, type FakeName } from '../test/support/fake-dns.ts';
-import { buildCorpus, dkimTxt, ED_SELECTOR, RSA_SELECTOR, type BenchMessage } from './corpus.ts';
+import { buildCorpus, dkimTxt, ED_SELECTOR, milterFields, RSA_SELECTOR } from './corpus.ts';
 
 const require = createRequire(import.meta.url);
 const { dkimVerify } = require('mailauth/lib/dkim/verify.js') as { dkimVerify(m: Buffer, o: object): Promise<{ results: Array<{ status: { result: string } }> }> };
@@ -54,23 +53,7 @@ for (const k of corpus.keys) {
 }
 const dns = fakeLookup(zone);
 
-/** Header fields as the milter hands them over (LF folding, leading space kept) and the body. */
-function parts(m: BenchMessage): { headers: HeaderField[]; body: Buffer } {
-  const head = m.raw.subarray(0, m.bodyOffset - 2).toString('latin1');
-  const headers: HeaderField[] = [];
-  for (const l of head.split('\r\n')) {
-    if (l === '') continue;
-    if (/^[ \t]/.test(l)) {
-      const last = headers.pop()!;
-      headers.push({ name: last.name, value: `${last.value}\n${l}` });
-    } else {
-      const c = l.indexOf(':');
-      headers.push({ name: l.slice(0, c), value: l.slice(c + 1) });
-    }
-  }
-  return { headers, body: m.raw.subarray(m.bodyOffset) };
-}
-const prepared = inbound.map((m) => ({ m, ...parts(m) }));
+const prepared = inbound.map((m) => ({ m, ...milterFields(m) }));
 const totalBytes = prepared.reduce((a, p) => a + p.m.raw.length, 0);
 const bodyBytes = prepared.reduce((a, p) => a + p.body.length, 0);
 const sigCount = { rsa: 0, ed: 0 };

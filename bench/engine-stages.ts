@@ -27,7 +27,6 @@
  * profiler over three passes; GC pressure is what a capped young generation pays for).
  */
 import { createPublicKey, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
-import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import * as dnsPacket from 'dns-packet';
 import { authenticationResults } from '../src/auth/authentication-results.ts';
@@ -45,9 +44,9 @@ import { createResolver } from '../src/dns/resolver.ts';
 import type { DnsTransport } from '../src/dns/transport.ts';
 import { renderAuthenticationResults } from '../src/mail/auth-results.ts';
 import { authorsOf } from '../src/mail/author.ts';
-import type { HeaderField } from '../src/mail/header.ts';
-import { AUTHSERV_ID, buildCorpus, type BenchMessage } from './corpus.ts';
+import { AUTHSERV_ID, buildCorpus, milterFields, type BenchMessage } from './corpus.ts';
 import { benchZones } from './dns.ts';
+import { sampleHeap } from './heap-sample.ts';
 
 const { values } = parseArgs({ options: { count: { type: 'string' }, rounds: { type: 'string' }, 'heap-sample': { type: 'boolean' } } });
 const inboundCount = Number(values.count ?? 400);
@@ -99,23 +98,8 @@ const NOW = Date.UTC(2026, 10, 3);
 const now = () => NOW;
 
 // --------------------------------------------------------------------------- input
-function parts(m: BenchMessage): { headers: HeaderField[]; body: Buffer } {
-  const head = m.raw.subarray(0, m.bodyOffset - 2).toString('latin1');
-  const headers: HeaderField[] = [];
-  for (const l of head.split('\r\n')) {
-    if (l === '') continue;
-    if (/^[ \t]/.test(l)) {
-      const last = headers.pop()!;
-      headers.push({ name: last.name, value: `${last.value}\n${l}` });
-    } else {
-      const c = l.indexOf(':');
-      headers.push({ name: l.slice(0, c), value: l.slice(c + 1) });
-    }
-  }
-  return { headers, body: m.raw.subarray(m.bodyOffset) };
-}
 const prepared = corpus.messages.filter((m) => m.direction === 'inbound').map((m) => {
-  const p = parts(m);
+  const p = milterFields(m);
   const sigs = p.headers.filter((h) => h.name.toLowerCase() === 'dkim-signature').map((h) => h.value.replace(/\s+/g, ''));
   const canons = new Set(sigs.map((s) => (/;c=[a-z]+\/([a-z]+)/.exec(s)?.[1] ?? 'simple') as 'simple' | 'relaxed'));
   return { m, ...p, rsa: sigs.filter((s) => /a=rsa-sha256/.test(s)).length, ed: sigs.filter((s) => /a=ed25519-sha256/.test(s)).length, canons: [...canons] };
@@ -282,30 +266,10 @@ for (const [name, us] of rows) line(`| ${name} | ${us.toFixed(1)} | ${(us / 1000
 line(`| **whole engine** (MessageAuthenticator, MAIL FROM → finish, A-R rendered) | **${whole.toFixed(1)}** | **${(whole / 1000).toFixed(3)}** | 100 % |`);
 
 if (values['heap-sample']) {
-  interface HeapNode {
-    callFrame: { functionName: string; url: string; lineNumber: number };
-    selfSize: number;
-    children: HeapNode[];
-  }
-  const session = new Session();
-  session.connect();
-  await session.post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
-  for (let r = 0; r < 3; r++) for (const p of prepared) await wholeEngine(p);
-  const { profile } = (await session.post('HeapProfiler.stopSampling')) as unknown as { profile: { head: HeapNode } };
-  session.disconnect();
-  const bytes = new Map<string, number>();
-  let total = 0;
-  const visit = (n: HeapNode): void => {
-    if (n.selfSize) {
-      const url = n.callFrame.url.replace(/^file:\/\/.*?\/(src|bench|node_modules)\//, '$1/') || '(native)';
-      const key = `${n.callFrame.functionName || '(anonymous)'} ${url}:${n.callFrame.lineNumber + 1}`;
-      bytes.set(key, (bytes.get(key) ?? 0) + n.selfSize);
-      total += n.selfSize;
-    }
-    for (const c of n.children) visit(c);
-  };
-  visit(profile.head);
+  const { total, byFunction } = await sampleHeap(async () => {
+    for (let r = 0; r < 3; r++) for (const p of prepared) await wholeEngine(p);
+  }, 1024);
   line('');
   line(`allocated by the whole engine (sampled), ${(total / 3 / prepared.length / 1024).toFixed(1)} KiB per message; top functions:`);
-  for (const [k, v] of [...bytes].sort((a, b) => b[1] - a[1]).slice(0, 15)) line(`  ${((v / total) * 100).toFixed(1).padStart(5)} %  ${(v / 3 / prepared.length / 1024).toFixed(1).padStart(6)} KiB/msg  ${k}`);
+  for (const [k, v] of byFunction.slice(0, 15)) line(`  ${((v / total) * 100).toFixed(1).padStart(5)} %  ${(v / 3 / prepared.length / 1024).toFixed(1).padStart(6)} KiB/msg  ${k}`);
 }

@@ -38,6 +38,7 @@ import { startMilterServer } from '../src/milter/server.ts';
 import { MilterSession } from '../src/milter/session.ts';
 import { sessionScope } from '../src/milter/session-scope.ts';
 import { buildCorpus, type BenchMessage } from './corpus.ts';
+import { sampleHeap } from './heap-sample.ts';
 import { sendThroughChain, splitMessage } from './chain-driver.ts';
 import { cpuSeconds } from './proc-stats.ts';
 
@@ -238,32 +239,8 @@ if (values.profile) {
   s.disconnect();
 }
 
-interface HeapNode {
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  selfSize: number;
-  children: HeapNode[];
-}
-
 if (values['heap-sample']) {
-  const s = new Session();
-  s.connect();
-  await s.post('HeapProfiler.enable');
-  await s.post('HeapProfiler.startSampling', { samplingInterval: 512, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
-  await round();
-  const { profile } = (await s.post('HeapProfiler.stopSampling')) as unknown as { profile: { head: HeapNode } };
-  s.disconnect();
-  const bytes = new Map<string, number>();
-  let total = 0;
-  const visit = (n: HeapNode): void => {
-    if (n.selfSize) {
-      const url = n.callFrame.url.replace(/^file:\/\/.*?\/(src|bench|node_modules)\//, '$1/') || '(native)';
-      const key = `${n.callFrame.functionName || '(anonymous)'} ${url}:${n.callFrame.lineNumber + 1}`;
-      bytes.set(key, (bytes.get(key) ?? 0) + n.selfSize);
-      total += n.selfSize;
-    }
-    for (const c of n.children) visit(c);
-  };
-  visit(profile.head);
+  const { total, byFunction } = await sampleHeap(round, 512);
   process.stdout.write(`allocated (sampled) ${(total / inbound.length / 1024).toFixed(1)} KiB per message; top functions:\n`);
-  for (const [k, v] of [...bytes].sort((a, b) => b[1] - a[1]).slice(0, 25)) process.stdout.write(`  ${((v / total) * 100).toFixed(1).padStart(5)} %  ${(v / inbound.length / 1024).toFixed(2).padStart(7)} KiB/msg  ${k}\n`);
+  for (const [k, v] of byFunction.slice(0, 25)) process.stdout.write(`  ${((v / total) * 100).toFixed(1).padStart(5)} %  ${(v / inbound.length / 1024).toFixed(2).padStart(7)} KiB/msg  ${k}\n`);
 }
