@@ -29,7 +29,8 @@ export interface MilterEndpoint {
   readonly port: number;
 }
 
-function frame(cmd: string, ...parts: (Buffer | string)[]): Buffer {
+/** One milter frame: length, command letter, payload (MTA → milter). */
+export function frame(cmd: string, ...parts: (Buffer | string)[]): Buffer {
   const bufs = parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : p));
   const len = bufs.reduce((a, b) => a + b.length, 1);
   const head = Buffer.allocUnsafe(5);
@@ -38,9 +39,11 @@ function frame(cmd: string, ...parts: (Buffer | string)[]): Buffer {
   return Buffer.concat([head, ...bufs]);
 }
 
-const z = (s: string): Buffer => Buffer.from(`${s}\0`, 'utf8');
+/** A NUL-terminated string, as milter payloads carry them. */
+export const z = (s: string): Buffer => Buffer.from(`${s}\0`, 'utf8');
 
-function macros(stage: string, m: Record<string, string>): Buffer {
+/** An SMFIC_MACRO frame for `stage`. */
+export function macros(stage: string, m: Record<string, string>): Buffer {
   const parts: Buffer[] = [Buffer.from(stage)];
   for (const [k, v] of Object.entries(m)) parts.push(z(k), z(v));
   return frame('D', ...parts);

@@ -39,7 +39,7 @@ import { MilterSession } from '../src/milter/session.ts';
 import { sessionScope } from '../src/milter/session-scope.ts';
 import { buildCorpus, type BenchMessage } from './corpus.ts';
 import { sampleHeap } from './heap-sample.ts';
-import { sendThroughChain, splitMessage } from './chain-driver.ts';
+import { frame, macros, sendThroughChain, splitMessage, z } from './chain-driver.ts';
 import { cpuSeconds } from './proc-stats.ts';
 
 const { values } = parseArgs({ options: { count: { type: 'string' }, rounds: { type: 'string' }, profile: { type: 'boolean' }, 'heap-sample': { type: 'boolean' }, server: { type: 'boolean' }, serve: { type: 'boolean' }, sessions: { type: 'string' } } });
@@ -47,21 +47,6 @@ const count = Number(values.count ?? 400);
 const rounds = Number(values.rounds ?? 5);
 
 // ----------------------------------------------------------------------------- wire bytes
-function frame(cmd: string, ...parts: (Buffer | string)[]): Buffer {
-  const bufs = parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : p));
-  const len = bufs.reduce((a, b) => a + b.length, 1);
-  const head = Buffer.allocUnsafe(5);
-  head.writeUInt32BE(len, 0);
-  head[4] = cmd.charCodeAt(0);
-  return Buffer.concat([head, ...bufs]);
-}
-const z = (s: string): Buffer => Buffer.from(`${s}\0`, 'utf8');
-function macros(stage: string, m: Record<string, string>): Buffer {
-  const parts: Buffer[] = [Buffer.from(stage)];
-  for (const [k, v] of Object.entries(m)) parts.push(z(k), z(v));
-  return frame('D', ...parts);
-}
-
 /** The chunks one message arrives in, as the chain driver writes them (no-reply stages). */
 function chunksOf(m: BenchMessage, n: number): Buffer[] {
   const qid = `B${n.toString(16).toUpperCase().padStart(9, '0')}`;
