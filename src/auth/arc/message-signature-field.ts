@@ -5,7 +5,7 @@
  * `b`, `bh`, `d`, `h`, `s` (RFC 6376 §3.5); `c` defaults to simple/simple (§3.5), `l`, `t`
  * and `x` keep their DKIM meaning; unknown tags are ignored.
  */
-import type { Canon } from '../dkim/canonicalize.ts';
+import { parseCanonicalization, type Canon } from '../dkim/canonicalize.ts';
 import { parseTagList } from '../dkim/tags.ts';
 import type { ArcFieldParse } from './field-parse.ts';
 import { algorithmTag, base64Tag, domainTag, instanceTag, selectorTag, timestampTag } from './signature-tags.ts';
@@ -31,13 +31,6 @@ export interface ArcMessageSignature {
 /** RFC 5322 §3.6.8 field-name: printable US-ASCII except ":". */
 const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
 
-function canonicalization(value: string | undefined): { header: Canon; body: Canon } | undefined {
-  if (value === undefined) return { header: 'simple', body: 'simple' };
-  const m = /^(simple|relaxed)(?:\/(simple|relaxed))?$/.exec(value.toLowerCase());
-  if (!m) return undefined;
-  return { header: m[1] as Canon, body: (m[2] ?? 'simple') as Canon };
-}
-
 export function parseArcMessageSignature(value: string): ArcFieldParse<ArcMessageSignature> {
   const list = parseTagList(value);
   if (!list.ok) return { ok: false, reason: `ARC-Message-Signature tag list: ${list.reason}` };
@@ -54,7 +47,7 @@ export function parseArcMessageSignature(value: string): ArcFieldParse<ArcMessag
   if (!bh.ok) return fail(bh.reason);
   // rsa-sha256: bh= is a SHA-256 digest.
   if (bh.value.length !== 32) return fail(`bh= is ${bh.value.length} octets, not a SHA-256 digest`);
-  const c = canonicalization(tags.get('c'));
+  const c = parseCanonicalization(tags.get('c'));
   if (!c) return fail(`invalid c=${tags.get('c')}`);
   const d = domainTag(tags.get('d'));
   if (!d.ok) return fail(d.reason);

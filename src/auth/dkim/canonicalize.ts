@@ -15,6 +15,18 @@
  */
 export type Canon = 'simple' | 'relaxed';
 
+/**
+ * The `c=` tag (RFC 6376 §3.5): `header[/body]`, each `simple` or `relaxed` (ABNF literals:
+ * case-insensitive); absent is simple/simple, a missing body part is simple. Undefined for
+ * anything else. DKIM-Signature and ARC-Message-Signature (RFC 8617 §4.1.2) share it.
+ */
+export function parseCanonicalization(value: string | undefined): { readonly header: Canon; readonly body: Canon } | undefined {
+  if (value === undefined) return { header: 'simple', body: 'simple' };
+  const m = /^(simple|relaxed)(?:\/(simple|relaxed))?$/.exec(value.toLowerCase());
+  if (!m) return undefined;
+  return { header: m[1] as Canon, body: (m[2] ?? 'simple') as Canon };
+}
+
 const CR = 0x0d;
 const LF = 0x0a;
 const SP = 0x20;

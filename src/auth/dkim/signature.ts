@@ -15,7 +15,7 @@
 import type { HeaderField } from '../../mail/header.ts';
 import { isSubdomainOf, normalizeDomain } from '../../mail/domain.ts';
 import type { DkimReasonCode } from '../results.ts';
-import type { Canon } from './canonicalize.ts';
+import { parseCanonicalization, type Canon } from './canonicalize.ts';
 import type { DkimKeyType } from './key-record.ts';
 import { compact, isBase64, parseTagList } from './tags.ts';
 
@@ -154,15 +154,9 @@ export function parseDkimSignature(field: HeaderField): SignatureParse {
 
   // c= (default simple/simple; "relaxed" alone is relaxed/simple, §3.5)
   const cRaw = tags.get('c');
-  let headerCanon: Canon = 'simple';
-  let bodyCanon: Canon = 'simple';
-  if (cRaw !== undefined) {
-    const parts = cRaw.toLowerCase().split('/');
-    const ok = (x: string | undefined): x is Canon => x === 'simple' || x === 'relaxed';
-    if (parts.length > 2 || !ok(parts[0]) || (parts.length === 2 && !ok(parts[1]))) return bad('canonicalization', `unsupported canonicalization c=${cRaw.slice(0, 32)}`);
-    headerCanon = parts[0];
-    bodyCanon = parts.length === 2 ? (parts[1] as Canon) : 'simple';
-  }
+  const canon = parseCanonicalization(cRaw);
+  if (!canon) return bad('canonicalization', `unsupported canonicalization c=${cRaw!.slice(0, 32)}`);
+  const { header: headerCanon, body: bodyCanon } = canon;
 
   // d=, s=
   if (dNorm === undefined) return bad('syntax', 'd= is not a domain name');
