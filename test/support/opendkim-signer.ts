@@ -4,12 +4,11 @@
  * (InternalHosts) client, so a test can ask which d= and s= OpenDKIM signs a From address
  * with, and compare mailanchor's choice after `keys import` (owner: keys).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MilterClient, sendMessage, type ClientModification } from '../../src/milter/mta-client.ts';
-import { stopChild, waitForListening } from './child.ts';
-import { OPENDKIM } from './opendkim-verifier.ts';
+import { stopChild } from './child.ts';
+import { startOpendkim } from './opendkim-verifier.ts';
 import { freePort } from './ports.ts';
 
 export interface DkimSignatureInfo {
@@ -50,11 +49,7 @@ export async function startOpendkimSigner(dir: string, tables: { readonly keyTab
       'Canonicalization relaxed/relaxed', 'RequireSafeKeys no', 'On-Default accept', '',
     ].join('\n'),
   );
-  const child: ChildProcess = spawn(OPENDKIM, ['-f', '-x', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  await waitForListening(child, port, 'opendkim', { output: () => out });
+  const { child, output } = await startOpendkim(conf, port);
   return {
     async sign(from) {
       const c = await MilterClient.connect(`inet:127.0.0.1:${port}`);
@@ -72,7 +67,7 @@ export async function startOpendkimSigner(dir: string, tables: { readonly keyTab
         c.quit();
       }
     },
-    log: () => out,
+    log: output,
     stop: () => stopChild(child, 3000),
   };
 }

@@ -38,11 +38,7 @@ export async function startOpendkimVerifier(dir: string, nameserver: string): Pr
       'On-NoSignature accept', 'On-InternalError accept', 'On-Security accept', 'On-SignatureError accept', '',
     ].join('\n'),
   );
-  const child: ChildProcess = spawn(OPENDKIM, ['-f', '-x', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  await waitForListening(child, port, 'opendkim', { output: () => out });
+  const { child, output } = await startOpendkim(conf, port);
   return {
     async verify(message) {
       const { headers, body } = splitMessage(message);
@@ -61,7 +57,17 @@ export async function startOpendkimVerifier(dir: string, nameserver: string): Pr
       }
       return results;
     },
-    log: () => out,
+    log: output,
     stop: () => stopChild(child, 3000),
   };
+}
+
+/** `opendkim -f -x CONF` in the foreground, its output kept, once it listens on `port`. */
+export async function startOpendkim(conf: string, port: number): Promise<{ child: ChildProcess; output: () => string }> {
+  const child: ChildProcess = spawn(OPENDKIM, ['-f', '-x', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  await waitForListening(child, port, 'opendkim', { output: () => out });
+  return { child, output: () => out };
 }
